@@ -1,0 +1,41 @@
+"""wengert: exact derivatives of NumPy programs, in forward and reverse mode, to any order,
+through JAX-style transforms or PyTorch-style eager tensors.
+
+    import wengert as wg
+    import wengert.numpy as wnp
+"""
+
+from . import numpy  # noqa: F401
+from .core import (  # noqa: F401
+    DifferentiationError,
+    EscapedTracerError,
+    register_pytree_node,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
+from .tensor import (  # noqa: F401
+    Tensor,
+    autograd_grad,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    tensor,
+)
+from .transforms.api import (  # noqa: F401
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacrev,
+    jvp,
+    linearize,
+    stop_gradient,
+    value_and_grad,
+    vjp,
+)
+
+__version__ = "0.1.0"

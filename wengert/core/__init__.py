@@ -1,0 +1,45 @@
+"""Core: primitives, tracers, traces and pytrees. Knows nothing of NumPy's function names."""
+
+from .primitive import (
+    DifferentiationError,
+    EscapedTracerError,
+    Primitive,
+    Trace,
+    Tracer,
+    def_elementwise,
+    def_jvp,
+    def_jvp_multi,
+    def_linear,
+    def_vjp,
+    raw_value,
+    state,
+)
+from .pytree import (
+    register_pytree_node,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
+
+__all__ = [
+    "DifferentiationError",
+    "EscapedTracerError",
+    "Primitive",
+    "Trace",
+    "Tracer",
+    "def_elementwise",
+    "def_jvp",
+    "def_jvp_multi",
+    "def_linear",
+    "def_vjp",
+    "raw_value",
+    "state",
+    "register_pytree_node",
+    "tree_flatten",
+    "tree_leaves",
+    "tree_map",
+    "tree_structure",
+    "tree_unflatten",
+]

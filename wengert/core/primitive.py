@@ -1,0 +1,211 @@
+"""Primitives, tracers and traces: the machinery that lets transforms nest.
+
+A `Primitive` is an operation on raw backend arrays plus its derivative rules. Calling
+`prim.bind(*args)` looks at the arguments: with no tracer among them it runs the raw
+implementation; otherwise the trace with the highest level among the arguments' tracers
+processes the operation (the innermost transform goes first) and recurses with its
+primal values, so nested transforms never confuse their perturbations.
+
+Derivative rules live beside each primitive's declaration (in `wengert.numpy`):
+
+* `prim.jvp(tangents, ans, *args, **params)` returns the output tangent, or None for a
+  symbolic zero. Tangents of arguments that carry none are None.
+* `prim.vjps[i](g, ans, *args, **params)` returns the cotangent of argument i, with any
+  shape that broadcasts to it (the reverse engine sums broadcasting away).
+
+Rules are written with differentiable operations, so they run on raw arrays for a first
+derivative and on tracers for higher orders.
+"""
+
+import itertools
+import threading
+
+
+class _ThreadState(threading.local):
+    """Per-thread state: the stack of active transforms and the eager grad mode."""
+
+    def __init__(self):
+        self.trace_stack = []
+        self.grad_enabled = True
+
+
+state = _ThreadState()
+_next_level = itertools.count(1)
+
+
+class Trace:
+    """An active transform. Tracers point at the trace that made them; the trace with the
+    highest level among an operation's arguments processes it."""
+
+    __slots__ = ("level", "active")
+
+    def __init__(self):
+        self.level = next(_next_level)
+        self.active = True
+
+    def process(self, prim, args, params):
+        raise NotImplementedError
+
+    def wrap_constant(self, value):
+        """How this trace presents a value that carries no derivative (the eager trace
+        wraps it in a Tensor; transforms leave it raw)."""
+        return value
+
+    def __enter__(self):
+        state.trace_stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        self.active = False
+        popped = state.trace_stack.pop()
+        assert popped is self, "transform traces must be exited in the order they were entered"
+
+
+class Tracer:
+    """A value seen through a transform. Subclasses hold `primal`: the value one level down
+    (a raw array or a tracer of an enclosing transform)."""
+
+    __slots__ = ("_trace", "primal")
+
+
+def raw_value(x):
+    """Strip every tracer level off `x`, returning the raw backend array."""
+    while isinstance(x, Tracer):
+        x = x.primal
+    return x
+
+
+class EscapedTracerError(RuntimeError):
+    pass
+
+
+class DifferentiationError(TypeError):
+    """An operation was asked for a derivative it does not have."""
+
+
+class Primitive:
+    """One differentiable operation; see the module docstring for the rule conventions.
+
+    `differentiable=False` marks operations whose output never carries a derivative
+    (comparisons, argmax, floor...): under any transform they run on the raw values.
+    """
+
+    __slots__ = ("name", "impl", "jvp", "vjps", "multiple_results", "differentiable",
+                 "vjp_uses_ans")
+
+    def __init__(self, name, impl, *, multiple_results=False, differentiable=True):
+        self.name = name
+        self.impl = impl
+        self.jvp = None
+        self.vjps = None
+        self.multiple_results = multiple_results
+        self.differentiable = differentiable
+        self.vjp_uses_ans = True
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+    def bind(self, *args, **params):
+        top = None
+        for a in args:
+            if isinstance(a, Tracer):
+                t = a._trace
+                if top is None or t.level > top.level:
+                    top = t
+        if top is None:
+            return self.impl(*args, **params)
+        if not self.differentiable:
+            return top.wrap_constant(self.impl(*[raw_value(a) for a in args], **params))
+        if not top.active:
+            raise EscapedTracerError(
+                f"{self.name}: an argument is a tracer of a transform that has already "
+                "returned. A value computed inside grad/jvp/vjp leaked out of the function "
+                "(through a global, a closure or a mutable argument); return it instead."
+            )
+        return top.process(self, args, params)
+
+    def no_rule_error(self, mode, argnum):
+        kind = "JVP (forward-mode)" if mode == "jvp" else "VJP (reverse-mode)"
+        return DifferentiationError(
+            f"{self.name}: no {kind} rule for argument {argnum}. The primitive cannot be "
+            f"differentiated with respect to that argument; wrap it in stop_gradient or "
+            "define its rule with wengert.extend.def_jvp / def_vjp."
+        )
+
+
+def _uses_name(fn, name):
+    """Whether function `fn` reads its parameter `name` (so a rule that ignores `ans` lets
+    the tape drop the saved output)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return True
+    import dis
+
+    return any(
+        ins.opname.startswith("LOAD") and ins.argval == name for ins in dis.get_instructions(code)
+    )
+
+
+def def_jvp(prim, *rules):
+    """Give `prim` one forward rule per argument: `rule(t, ans, *args, **params)` is the
+    output tangent contributed by tangent `t` of that argument; None marks an argument with
+    no derivative."""
+    if len(rules) == 1:
+        (rule,) = rules
+
+        def jvp(tangents, ans, *args, **params):
+            t = tangents[0]
+            if t is None:
+                return None
+            if rule is None:
+                raise prim.no_rule_error("jvp", 0)
+            return rule(t, ans, *args, **params)
+    else:
+
+        def jvp(tangents, ans, *args, **params):
+            out = None
+            for i, t in enumerate(tangents):
+                if t is None:
+                    continue
+                rule = rules[i] if i < len(rules) else None
+                if rule is None:
+                    raise prim.no_rule_error("jvp", i)
+                c = rule(t, ans, *args, **params)
+                out = c if out is None else out + c
+            return out
+
+    prim.jvp = jvp
+
+
+def def_jvp_multi(prim, rule):
+    """Forward rule for a multiple-result primitive, or one that needs all tangents at once:
+    `rule(tangents, ans, *args, **params)` with None for zero tangents."""
+    prim.jvp = rule
+
+
+def def_vjp(prim, *rules):
+    """Give `prim` one reverse rule per argument: `rule(g, ans, *args, **params)` is the
+    cotangent of that argument given output cotangent `g`; None marks no derivative."""
+    prim.vjps = tuple(rules)
+    prim.vjp_uses_ans = any(r is not None and _uses_name(r, "ans") for r in rules)
+
+
+def def_elementwise(prim, *rules):
+    """Rules for an elementwise primitive, one per argument: `rule(t, ans, *args)` is
+    `t * d ans / d arg`. For elementwise maps the same expression is the JVP (t a tangent)
+    and the VJP (t a cotangent); for complex holomorphic functions this is the convention of
+    `wengert.numpy`: cotangents are not conjugated."""
+    def_jvp(prim, *rules)
+    def_vjp(prim, *rules)
+
+
+def def_linear(prim, transpose):
+    """Rules for a primitive linear in its one array argument (static options are keyword
+    parameters): the JVP applies the primitive to the tangent; `transpose(g, ans, x,
+    **params)` is the VJP."""
+
+    def jvp(t, ans, x, **params):
+        return prim.bind(t, **params)
+
+    def_jvp(prim, jvp)
+    def_vjp(prim, transpose)

@@ -1,0 +1,221 @@
+"""Indexing: `x[idx]`, gathers (take, take_along_axis), sorting, and immutable indexed
+updates `x.at[idx].set / add / multiply / min / max`. Repeated indices accumulate in the
+gradient, as in NumPy's `add.at`."""
+
+import numpy as np
+
+from ..core import Primitive, def_jvp, def_linear, def_vjp, raw_value
+from ._shape import reshape, unbroadcast
+
+
+def _static_index(idx):
+    """Index components carry no derivative: strip tracers off integer/boolean arrays."""
+    if isinstance(idx, tuple):
+        return tuple(_static_index(i) for i in idx)
+    if isinstance(idx, list):
+        idx = np.asarray([raw_value(i) for i in idx])
+    idx = raw_value(idx)
+    if isinstance(idx, np.ndarray) and idx.dtype.kind == "f":
+        raise IndexError(
+            "getitem: arrays used as indices must be of integer (or boolean) type, "
+            f"got {idx.dtype}"
+        )
+    return idx
+
+
+def _getitem_impl(x, idx):
+    out = x[idx]
+    # A view would let a later in-place write change a value the tape recorded.
+    return out.copy() if isinstance(out, np.ndarray) and out.base is not None else out
+
+
+getitem_p = Primitive("getitem", _getitem_impl)
+index_add_p = Primitive("index_add", lambda x, y, idx: _index_apply(np.add, x, idx, y))
+index_set_p = Primitive("index_set", lambda x, y, idx: _index_set(x, idx, y))
+
+
+def _index_apply(ufunc, x, idx, y):
+    out = x.copy()
+    ufunc.at(out, idx, y)
+    return out
+
+
+def _index_set(x, idx, y):
+    out = x.copy()
+    out[idx] = y
+    return out
+
+
+def getitem(x, idx):
+    """`x[idx]` for basic and advanced indices."""
+    return getitem_p.bind(x, idx=_static_index(idx))
+
+
+def _getitem_transpose(g, ans, x, idx):
+    from ._constructors import zeros_like
+
+    return index_add_p.bind(zeros_like(x, dtype=np.result_type(raw_value(g))), g, idx=idx)
+
+
+def_linear(getitem_p, _getitem_transpose)
+getitem_p.vjp_uses_ans = False
+
+# index_add is linear in both x and y; index_set is linear in (x, y) jointly.
+def_jvp(
+    index_add_p,
+    lambda t, ans, x, y, idx: t,
+    lambda t, ans, x, y, idx: index_add_p.bind(_zeros_of(ans), t, idx=idx),
+)
+def_vjp(
+    index_add_p,
+    lambda g, ans, x, y, idx: g,
+    lambda g, ans, x, y, idx: unbroadcast(getitem(g, idx), np.shape(raw_value(y))),
+)
+def_jvp(
+    index_set_p,
+    lambda t, ans, x, y, idx: index_set_p.bind(t, 0, idx=idx),
+    lambda t, ans, x, y, idx: index_set_p.bind(_zeros_of(ans), t, idx=idx),
+)
+def_vjp(
+    index_set_p,
+    lambda g, ans, x, y, idx: index_set_p.bind(g, 0, idx=idx),
+    lambda g, ans, x, y, idx: unbroadcast(getitem(g, idx), np.shape(raw_value(y))),
+)
+index_add_p.vjp_uses_ans = index_set_p.vjp_uses_ans = False
+
+
+def _zeros_of(ans):
+    from ._constructors import zeros_like
+
+    return zeros_like(ans)
+
+
+class _IndexUpdateRef:
+    __slots__ = ("array", "index")
+
+    def __init__(self, array, index):
+        self.array = array
+        self.index = _static_index(index)
+
+    def get(self):
+        """`x[idx]`."""
+        return getitem_p.bind(self.array, idx=self.index)
+
+    def set(self, values):
+        """A copy of x with x[idx] = values."""
+        return index_set_p.bind(self.array, values, idx=self.index)
+
+    def add(self, values):
+        """A copy of x with values added at idx; repeated indices accumulate."""
+        return index_add_p.bind(self.array, values, idx=self.index)
+
+    def subtract(self, values):
+        return self.add(-values)
+
+    def multiply(self, values):
+        """A copy of x with x[idx] multiplied by values (repeated indices: the last wins)."""
+        return self.set(self.get() * values)
+
+    def divide(self, values):
+        return self.set(self.get() / values)
+
+    def power(self, values):
+        return self.set(self.get() ** values)
+
+    def min(self, values):
+        from ._elementwise import minimum
+
+        return self.set(minimum(self.get(), values))
+
+    def max(self, values):
+        from ._elementwise import maximum
+
+        return self.set(maximum(self.get(), values))
+
+
+class IndexUpdateHelper:
+    """`x.at[idx]`: immutable indexed updates, as in JAX."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def __getitem__(self, index):
+        return _IndexUpdateRef(self.array, index)
+
+
+def take(a, indices, axis=None, mode=None):
+    """Differentiable `numpy.take` (mode 'raise', 'wrap' or 'clip')."""
+    indices = np.asarray(raw_value(indices))
+    if axis is None:
+        a = reshape(a, (-1,))
+        axis = 0
+    nd = np.ndim(raw_value(a))
+    axis %= nd
+    n = np.shape(raw_value(a))[axis]
+    if mode == "wrap":
+        indices = indices % n
+    elif mode == "clip":
+        indices = np.clip(indices, 0, n - 1)
+    return getitem(a, (slice(None),) * axis + (indices,))
+
+
+def take_along_axis(arr, indices, axis):
+    """Differentiable `numpy.take_along_axis`."""
+    indices = np.asarray(raw_value(indices))
+    if axis is None:
+        return take(arr, indices.ravel())
+    shape = np.shape(raw_value(arr))
+    nd = len(shape)
+    axis %= nd
+    if indices.ndim != nd:
+        raise ValueError("take_along_axis: indices and arr must have the same number of dimensions")
+    index = []
+    for ax in range(nd):
+        if ax == axis:
+            index.append(indices)
+        else:
+            view = [1] * nd
+            view[ax] = shape[ax]
+            index.append(np.arange(shape[ax]).reshape(view))
+    return getitem(arr, tuple(index))
+
+
+def put_along_axis_add(arr, indices, values, axis):
+    """A copy of `arr` with `values` added at `indices` along `axis` (differentiable)."""
+    shape = np.shape(raw_value(arr))
+    nd = len(shape)
+    axis %= nd
+    index = []
+    for ax in range(nd):
+        if ax == axis:
+            index.append(np.asarray(raw_value(indices)))
+        else:
+            view = [1] * nd
+            view[ax] = shape[ax]
+            index.append(np.arange(shape[ax]).reshape(view))
+    return index_add_p.bind(arr, values, idx=tuple(index))
+
+
+_argsort_p = Primitive("argsort", np.argsort, differentiable=False)
+_searchsorted_p = Primitive("searchsorted", np.searchsorted, differentiable=False)
+
+
+def argsort(a, axis=-1, kind=None, stable=None):
+    """`numpy.argsort` (indices carry no derivative)."""
+    return _argsort_p.bind(a, axis=axis, kind=kind or ("stable" if stable else None))
+
+
+def sort(a, axis=-1, kind=None, stable=None):
+    """Differentiable `numpy.sort`: a gather by `argsort`, so the derivative follows each
+    element to its sorted place."""
+    if axis is None:
+        a = reshape(a, (-1,))
+        axis = -1
+    return take_along_axis(a, argsort(a, axis=axis, kind=kind, stable=stable), axis)
+
+
+def searchsorted(a, v, side="left", sorter=None):
+    """`numpy.searchsorted` (indices carry no derivative)."""
+    return _searchsorted_p.bind(a, v, side=side, sorter=sorter)

@@ -1,0 +1,256 @@
+"""Reductions (sum, max, min, prod, cumulative sums and products) and the statistics built
+from them (mean, var, std)."""
+
+import builtins
+
+import numpy as np
+
+from ..core import Primitive, def_jvp, def_linear, def_vjp, raw_value
+from ._elementwise import equal, sqrt, where
+from ._shape import broadcast_to, expand_dims, flip, reshape
+
+sum_p = Primitive("sum", np.sum)
+amax_p = Primitive("max", np.amax)
+amin_p = Primitive("min", np.amin)
+cumsum_p = Primitive("cumsum", np.cumsum)
+cumprod_p = Primitive("cumprod", np.cumprod)
+_argmax_p = Primitive("argmax", np.argmax, differentiable=False)
+_argmin_p = Primitive("argmin", np.argmin, differentiable=False)
+_all_p = Primitive("all", np.all, differentiable=False)
+_any_p = Primitive("any", np.any, differentiable=False)
+_count_nonzero_p = Primitive("count_nonzero", np.count_nonzero, differentiable=False)
+
+
+def _axes(axis, nd):
+    """Normalise NumPy's `axis` argument to a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(nd))
+    if isinstance(axis, (int, np.integer)):
+        axis = (axis,)
+    out = tuple(sorted(int(ax) % nd if nd else int(ax) for ax in axis))
+    if len(set(out)) != len(out):
+        raise ValueError(f"duplicate value in 'axis': {axis}")
+    return out
+
+
+def _restore_reduced(g, x_shape, axes, keepdims):
+    """Broadcast the cotangent of a reduction back to the reduced input's shape."""
+    if not keepdims:
+        g = expand_dims(g, axes) if axes else g
+    return broadcast_to(g, x_shape)
+
+
+def sum(a, axis=None, dtype=None, keepdims=False):  # noqa: A001 - NumPy's own name
+    """Differentiable `numpy.sum`."""
+    nd = np.ndim(raw_value(a))
+    axes = _axes(axis, nd)
+    if dtype is not None:
+        from ._constructors import astype
+
+        a = astype(a, dtype)
+    return sum_p.bind(a, axis=axes, keepdims=keepdims)
+
+
+def_linear(
+    sum_p,
+    lambda g, ans, x, axis, keepdims: _restore_reduced(g, np.shape(raw_value(x)), axis, keepdims),
+)
+
+
+def mean(a, axis=None, dtype=None, keepdims=False):
+    """Differentiable `numpy.mean`."""
+    shape = np.shape(raw_value(a))
+    axes = _axes(axis, len(shape))
+    count = int(np.prod([shape[ax] for ax in axes]))
+    total = sum(a, axis=axes, dtype=dtype, keepdims=keepdims)
+    return total / count if count else total * np.nan
+
+
+def var(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    """Differentiable `numpy.var` (complex input gives the variance of the modulus)."""
+    shape = np.shape(raw_value(a))
+    axes = _axes(axis, len(shape))
+    count = int(np.prod([shape[ax] for ax in axes]))
+    centred = a - mean(a, axis=axes, dtype=dtype, keepdims=True)
+    if np.iscomplexobj(raw_value(a)):
+        from ._elementwise import conj, real
+
+        sq = real(centred * conj(centred))
+    else:
+        sq = centred * centred
+    return sum(sq, axis=axes, keepdims=keepdims) / builtins.max(count - ddof, 0)
+
+
+def std(a, axis=None, dtype=None, ddof=0, keepdims=False):
+    """Differentiable `numpy.std`."""
+    return sqrt(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims))
+
+
+def _extremum(prim, name):
+    def reduce(a, axis=None, keepdims=False, initial=None):
+        if initial is not None:
+            raise NotImplementedError(f"{name}: the 'initial' argument is not supported")
+        shape = np.shape(raw_value(a))
+        axes = _axes(axis, len(shape))
+        if builtins.any(shape[ax] == 0 for ax in axes):
+            raise ValueError(
+                f"{name}: zero-size array to reduction operation {name} which has no identity"
+            )
+        return prim.bind(a, axis=axes, keepdims=keepdims)
+
+    reduce.__name__ = name
+    reduce.__doc__ = (
+        f"Differentiable `numpy.{name}`: the derivative is shared equally among the "
+        "elements that attain the extremum."
+    )
+    return reduce
+
+
+amax = max = _extremum(amax_p, "max")  # noqa: A001
+amin = min = _extremum(amin_p, "min")  # noqa: A001
+
+
+def _extremum_mask(ans, x, axis, keepdims):
+    """Where x attains its reduced extremum, divided by the number of such places."""
+    shape = np.shape(raw_value(x))
+    full = _restore_reduced(ans, shape, axis, keepdims)
+    hits = equal(x, full)
+    count = np.sum(hits, axis=axis, keepdims=True)
+    return hits, count
+
+
+def _extremum_vjp(g, ans, x, axis, keepdims):
+    hits, count = _extremum_mask(ans, x, axis, keepdims)
+    g_full = _restore_reduced(g, np.shape(raw_value(x)), axis, keepdims)
+    return where(hits, g_full / count, 0)
+
+
+def _extremum_jvp(t, ans, x, axis, keepdims):
+    hits, count = _extremum_mask(ans, x, axis, keepdims)
+    share = sum(where(hits, t, 0), axis=axis, keepdims=True) / count
+    return share if keepdims else reshape(share, np.shape(raw_value(ans)))
+
+
+for _p in (amax_p, amin_p):
+    def_jvp(_p, _extremum_jvp)
+    def_vjp(_p, _extremum_vjp)
+
+
+def _exclusive_cumprod(x, axis, reverse):
+    """Product of the elements strictly before (or after) each position along `axis`."""
+    from ._constructors import ones_like
+    from ._shape import concatenate
+
+    if reverse:
+        return flip(_exclusive_cumprod(flip(x, axis), axis, False), axis)
+    n = np.shape(raw_value(x))[axis]
+    head = ones_like(x[(slice(None),) * axis + (slice(0, 1),)])
+    body = cumprod(x[(slice(None),) * axis + (slice(0, n - 1),)], axis=axis)
+    return concatenate([head, body], axis=axis)
+
+
+def prod(a, axis=None, dtype=None, keepdims=False):
+    """Differentiable `numpy.prod`. Its derivative is exact when elements are zero: each
+    partial derivative is the product of the other elements."""
+    from ._shape import moveaxis
+
+    shape = np.shape(raw_value(a))
+    axes = _axes(axis, len(shape))
+    if dtype is not None:
+        from ._constructors import astype
+
+        a = astype(a, dtype)
+    # Flatten the reduced axes into one trailing axis, then take a product along it.
+    kept = [ax for ax in range(len(shape)) if ax not in axes]
+    moved = moveaxis(a, axes, tuple(range(len(kept), len(shape)))) if axes else a
+    flat = reshape(moved, tuple(shape[ax] for ax in kept) + (-1,))
+    out = _prod_last_p.bind(flat)
+    if keepdims:
+        out = reshape(out, tuple(1 if ax in axes else d for ax, d in enumerate(shape)))
+    return out
+
+
+def _prod_of_others(x):
+    return _exclusive_cumprod(x, -1 % np.ndim(raw_value(x)), False) * _exclusive_cumprod(
+        x, -1 % np.ndim(raw_value(x)), True
+    )
+
+
+_prod_last_p = Primitive("prod", lambda x: np.prod(x, axis=-1))
+def_jvp(_prod_last_p, lambda t, ans, x: sum(t * _prod_of_others(x), axis=-1))
+def_vjp(_prod_last_p, lambda g, ans, x: expand_dims(g, -1) * _prod_of_others(x))
+
+
+def cumsum(a, axis=None, dtype=None):
+    """Differentiable `numpy.cumsum`."""
+    if axis is None:
+        a = reshape(a, (-1,))
+        axis = 0
+    if dtype is not None:
+        from ._constructors import astype
+
+        a = astype(a, dtype)
+    return cumsum_p.bind(a, axis=int(axis) % builtins.max(np.ndim(raw_value(a)), 1))
+
+
+def_linear(cumsum_p, lambda g, ans, x, axis: flip(cumsum(flip(g, axis), axis=axis), axis))
+
+
+def cumprod(a, axis=None, dtype=None):
+    """Differentiable `numpy.cumprod`. (Its reverse rule divides by the input, so it is
+    undefined where an element is exactly zero.)"""
+    if axis is None:
+        a = reshape(a, (-1,))
+        axis = 0
+    if dtype is not None:
+        from ._constructors import astype
+
+        a = astype(a, dtype)
+    return cumprod_p.bind(a, axis=int(axis) % builtins.max(np.ndim(raw_value(a)), 1))
+
+
+def_jvp(cumprod_p, lambda t, ans, x, axis: ans * cumsum(t / x, axis=axis))
+def_vjp(
+    cumprod_p,
+    lambda g, ans, x, axis: flip(cumsum(flip(g * ans, axis), axis=axis), axis) / x,
+)
+
+
+def argmax(a, axis=None, keepdims=False):
+    """`numpy.argmax` (indices carry no derivative)."""
+    return _argmax_p.bind(a, axis=axis, keepdims=keepdims)
+
+
+def argmin(a, axis=None, keepdims=False):
+    """`numpy.argmin` (indices carry no derivative)."""
+    return _argmin_p.bind(a, axis=axis, keepdims=keepdims)
+
+
+def all(a, axis=None, keepdims=False):  # noqa: A001
+    """`numpy.all`."""
+    return _all_p.bind(a, axis=axis, keepdims=keepdims)
+
+
+def any(a, axis=None, keepdims=False):  # noqa: A001
+    """`numpy.any`."""
+    return _any_p.bind(a, axis=axis, keepdims=keepdims)
+
+
+def count_nonzero(a, axis=None, keepdims=False):
+    """`numpy.count_nonzero`."""
+    return _count_nonzero_p.bind(a, axis=axis, keepdims=keepdims)
+
+
+def average(a, axis=None, weights=None, keepdims=False):
+    """Differentiable `numpy.average`."""
+    if weights is None:
+        return mean(a, axis=axis, keepdims=keepdims)
+    w = broadcast_to(weights, np.shape(raw_value(a))) if np.ndim(raw_value(weights)) == np.ndim(
+        raw_value(a)
+    ) else weights
+    if np.ndim(raw_value(w)) != np.ndim(raw_value(a)):
+        w = reshape(w, tuple(-1 if i == axis % np.ndim(raw_value(a)) else 1
+                             for i in range(np.ndim(raw_value(a)))))
+    return sum(a * w, axis=axis, keepdims=keepdims) / sum(
+        broadcast_to(w, np.shape(raw_value(a))), axis=axis, keepdims=keepdims
+    )

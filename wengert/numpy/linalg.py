@@ -1,0 +1,1 @@
+"""`wengert.numpy.linalg`: differentiable linear algebra."""

@@ -1,0 +1,1 @@
+"""Transforms: forward mode, reverse mode, custom rules, and the derived Jacobian tools."""

@@ -1,0 +1,196 @@
+"""Reverse mode: a tape of `Node`s and the backward pass that walks it.
+
+Each traced operation records a Node: the primitive, its static parameters, the argument
+values one level down, its output, and the parent nodes of its traced arguments. The
+backward pass visits nodes in reverse topological order (iteratively, so deep graphs do not
+overflow the stack), calls each primitive's per-argument VJP rule, undoes broadcasting, and
+accumulates cotangents. Rules run on whatever the node holds: raw arrays for a first
+derivative, tracers of an enclosing transform for higher orders.
+
+The same Node and backward pass serve the functional `vjp`/`grad` (ReverseTrace) and the
+eager `Tensor.backward()`.
+"""
+
+import numpy as np
+
+from ..core import Trace, Tracer, raw_value
+from ..numpy._array_methods import ArrayMethods
+
+
+class Node:
+    """One recorded operation (or a leaf, with `prim` None)."""
+
+    __slots__ = ("prim", "params", "args", "ans", "parents", "hooks", "leaf", "versions",
+                 "freed", "__weakref__")
+
+    def __init__(self, prim, params, args, ans, parents):
+        self.prim = prim
+        self.params = params
+        self.args = args
+        self.ans = ans
+        self.parents = parents  # tuple of (argnum, parent node, parent output index or None)
+        self.hooks = None
+        self.leaf = None  # eager leaves: a weak reference to their tensor
+        self.versions = None  # eager nodes: versions of the Tensor arguments when saved
+        self.freed = False
+
+    @classmethod
+    def new_leaf(cls):
+        return cls(None, None, None, None, ())
+
+    def free(self):
+        """Drop saved values once a backward pass no longer needs them."""
+        self.args = None
+        self.ans = None
+        self.freed = True
+
+
+def fit_cotangent(ct, like):
+    """Sum away broadcasting and match the dtype of the value the cotangent is for (the real
+    part, for a real value)."""
+    from .. import numpy as wnp
+
+    like_raw = raw_value(like)
+    ct_raw = raw_value(ct)
+    shape = np.shape(like_raw)
+    if np.shape(ct_raw) != shape:
+        ct = wnp.unbroadcast(ct, shape)
+    dtype = getattr(like_raw, "dtype", None)
+    ct_dtype = getattr(ct_raw, "dtype", None)
+    if dtype is not None and ct_dtype != dtype:
+        if dtype.kind != "c" and ct_dtype is not None and ct_dtype.kind == "c":
+            ct = wnp.real(ct)
+        ct = wnp.astype(ct, dtype)
+    return ct
+
+
+def toposort(roots):
+    """Nodes reachable from `roots`, each after every node that consumes it."""
+    pending = {}
+    stack = list(roots)
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for _, parent, _ in node.parents:
+            pending[parent] = pending.get(parent, 0) + 1
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    ready = [r for r in dict.fromkeys(roots) if pending.get(r, 0) == 0]
+    while ready:
+        node = ready.pop()
+        yield node
+        for _, parent, _ in node.parents:
+            pending[parent] -= 1
+            if pending[parent] == 0:
+                ready.append(parent)
+
+
+def _zeros_for(value):
+    from .. import numpy as wnp
+
+    return wnp.zeros_like(value)
+
+
+def _accumulate(cts, node, k, ct):
+    if k is None:
+        prev = cts.get(node)
+        cts[node] = ct if prev is None else prev + ct
+    else:
+        slots = cts.get(node)
+        if slots is None:
+            slots = cts[node] = [None] * len(node.ans)
+        slots[k] = ct if slots[k] is None else slots[k] + ct
+
+
+def backward_pass(seeds, rule_inputs, capture=None, free=False):
+    """Propagate cotangents from `seeds` (a list of (node, output index or None, ct)).
+
+    `rule_inputs(node) -> (args, ans, wrap)` gives what the rules see for a node, and
+    `wrap(ct)` converts a computed cotangent (identity for the functional path).
+    `capture` is a dict whose keys are nodes whose total cotangent is wanted; leaves are
+    always captured into it. Returns the capture dict filled with cotangents (absent: zero).
+    With `free`, nodes release their saved values as soon as they are processed.
+    """
+    capture = {} if capture is None else capture
+    cts = {}
+    for node, k, ct in seeds:
+        _accumulate(cts, node, k, ct)
+    for node in toposort([s[0] for s in seeds]):
+        ct = cts.pop(node, None)
+        if ct is None:
+            continue
+        if node.hooks:
+            for hook in node.hooks:
+                replaced = hook(ct)
+                if replaced is not None:
+                    ct = replaced
+        if node.prim is None or node in capture:
+            capture[node] = ct
+            if node.prim is None:
+                continue
+        if node.freed:
+            raise RuntimeError(
+                f"backward: the graph through {node.prim.name} was already freed by an "
+                "earlier backward pass. Call backward(retain_graph=True) the first time if "
+                "you need to differentiate the same graph more than once."
+            )
+        args, ans, g = rule_inputs(node, ct)
+        if isinstance(g, list):  # multiple results: materialise symbolic zeros
+            g = tuple(_zeros_for(a) if c is None else c for a, c in zip(ans, g))
+        vjps = node.prim.vjps
+        params = node.params
+        for argnum, parent, k in node.parents:
+            rule = vjps[argnum]
+            ct_arg = rule(g, ans, *args, **params)
+            _accumulate(cts, parent, k, fit_cotangent(ct_arg, args[argnum]))
+        if free:
+            node.free()
+    return capture
+
+
+class ReverseTracer(Tracer, ArrayMethods):
+    __slots__ = ("node", "out_index")
+
+    def __init__(self, trace, primal, node, out_index=None):
+        self._trace = trace
+        self.primal = primal
+        self.node = node
+        self.out_index = out_index
+
+    def __repr__(self):
+        return f"ReverseTracer({self.primal!r})"
+
+
+def check_vjp_rules(prim, argnums):
+    vjps = prim.vjps
+    if vjps is None:
+        raise prim.no_rule_error("vjp", argnums[0])
+    if isinstance(vjps, tuple):
+        for i in argnums:
+            if i >= len(vjps) or vjps[i] is None:
+                raise prim.no_rule_error("vjp", i)
+
+
+class ReverseTrace(Trace):
+    __slots__ = ()
+
+    def process(self, prim, args, params):
+        vals = []
+        parents = []
+        for i, a in enumerate(args):
+            if type(a) is ReverseTracer and a._trace is self:
+                vals.append(a.primal)
+                parents.append((i, a.node, a.out_index))
+            else:
+                vals.append(a)
+        ans = prim.bind(*vals, **params)
+        check_vjp_rules(prim, [p[0] for p in parents])
+        node = Node(prim, params, vals, ans, tuple(parents))
+        if prim.multiple_results:
+            return tuple(ReverseTracer(self, a, node, k) for k, a in enumerate(ans))
+        return ReverseTracer(self, ans, node)
+
+
+def functional_rule_inputs(node, ct):
+    return node.args, node.ans, ct
