@@ -136,3 +136,10 @@ def meshgrid(*xi, indexing="xy", sparse=False):
             g = broadcast_to(g, tuple(full_shape))
         out.append(g)
     return out
+
+
+__all__ = [
+    "arange", "array", "asarray", "astype", "copy", "empty", "empty_like", "eye", "full",
+    "full_like", "geomspace", "identity", "indices", "linspace", "logspace", "meshgrid",
+    "ones", "ones_like", "result_dtype_of", "tri", "zeros", "zeros_like",
+]

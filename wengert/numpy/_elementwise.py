@@ -8,7 +8,7 @@ engine, so the rules are written as if the shapes matched.
 
 import numpy as np
 
-from ..core import Primitive, def_elementwise, def_jvp, def_linear, def_vjp
+from ..core import Primitive, def_elementwise, def_jvp, def_linear, def_vjp, raw_value
 
 
 def _wrap(prim, nin, np_fn):
@@ -180,15 +180,25 @@ def_linear(conj_p, lambda g, ans, x: conj(g))
 
 
 def _abs_jvp(t, ans, x):
-    if np.iscomplexobj(x):
+    if iscomplexobj(x):
         return real(conj(x) * t) / ans
     return t * sign(x)
 
 
 def _abs_vjp(g, ans, x):
-    if np.iscomplexobj(x):
+    if iscomplexobj(x):
         return g * conj(x) / ans
     return g * sign(x)
+
+
+def iscomplexobj(x):
+    """`numpy.iscomplexobj`."""
+    return np.iscomplexobj(raw_value(x))
+
+
+def isrealobj(x):
+    """`numpy.isrealobj`."""
+    return not iscomplexobj(x)
 
 
 def_jvp(abs_p, _abs_jvp)
@@ -332,3 +342,18 @@ def nonzero(a):
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """`numpy.isclose` (booleans carry no derivative)."""
     return _isclose_p.bind(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+__all__ = [
+    "abs", "absolute", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
+    "arctanh", "around", "bitwise_and", "bitwise_or", "bitwise_xor", "cbrt", "ceil", "clip",
+    "conj", "conjugate", "cos", "cosh", "deg2rad", "degrees", "divide", "equal", "exp", "exp2",
+    "expm1", "fix", "floor", "floor_divide", "fmax", "fmin", "fmod", "greater",
+    "greater_equal", "hypot", "imag", "invert", "isclose", "iscomplexobj", "isfinite", "isinf",
+    "isnan", "isrealobj", "left_shift", "less", "less_equal", "log", "log10", "log1p", "log2",
+    "logaddexp", "logaddexp2", "logical_and", "logical_not", "logical_or", "logical_xor",
+    "maximum", "minimum", "mod", "multiply", "negative", "nonzero", "not_equal", "positive",
+    "power", "rad2deg", "radians", "real", "reciprocal", "remainder", "right_shift", "rint",
+    "round", "sign", "signbit", "sin", "sinh", "sqrt", "square", "subtract", "tan", "tanh",
+    "true_divide", "trunc", "where",
+]

@@ -219,3 +219,9 @@ def sort(a, axis=-1, kind=None, stable=None):
 def searchsorted(a, v, side="left", sorter=None):
     """`numpy.searchsorted` (indices carry no derivative)."""
     return _searchsorted_p.bind(a, v, side=side, sorter=sorter)
+
+
+__all__ = [
+    "IndexUpdateHelper", "argsort", "getitem", "put_along_axis_add", "reshape", "searchsorted",
+    "sort", "take", "take_along_axis", "unbroadcast",
+]

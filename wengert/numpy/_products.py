@@ -42,3 +42,8 @@ def _matmul_vjp_y(g, ans, x, y):
 
 def_jvp(matmul_p, lambda t, ans, x, y: matmul(t, y), lambda t, ans, x, y: matmul(x, t))
 def_vjp(matmul_p, _matmul_vjp_x, _matmul_vjp_y)
+
+
+__all__ = [
+    "expand_dims", "matmul", "reshape", "squeeze", "swapaxes", "unbroadcast",
+]

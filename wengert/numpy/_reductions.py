@@ -254,3 +254,10 @@ def average(a, axis=None, weights=None, keepdims=False):
     return sum(a * w, axis=axis, keepdims=keepdims) / sum(
         broadcast_to(w, np.shape(raw_value(a))), axis=axis, keepdims=keepdims
     )
+
+
+__all__ = [
+    "all", "amax", "amin", "any", "argmax", "argmin", "average", "broadcast_to",
+    "count_nonzero", "cumprod", "cumsum", "equal", "expand_dims", "flip", "max", "mean", "min",
+    "prod", "reshape", "sqrt", "std", "sum", "var", "where",
+]

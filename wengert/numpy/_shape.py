@@ -412,3 +412,12 @@ def pad(array, pad_width, mode="constant", constant_values=0):
 
 def_jvp(pad_p, lambda t, ans, x, **params: pad_p.bind(t, **{**params, "constant_values": 0}))
 def_vjp(pad_p, _pad_transpose)
+
+
+__all__ = [
+    "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays",
+    "broadcast_to", "column_stack", "concatenate", "dstack", "expand_dims", "flip", "fliplr",
+    "flipud", "hsplit", "hstack", "moveaxis", "ndim", "pad", "ravel", "repeat", "reshape",
+    "roll", "rot90", "row_stack", "shape", "size", "split", "squeeze", "stack", "swapaxes",
+    "tile", "transpose", "unbroadcast", "vsplit", "vstack",
+]
