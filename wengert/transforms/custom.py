@@ -1,0 +1,276 @@
+"""User-defined derivative rules: `custom_jvp` and `custom_vjp`.
+
+A call of a decorated function binds one primitive whose implementation runs the user's
+function on raw arrays, so every transform sees the call as a single operation and applies
+the user's rule at its own level. Rules are written with `wengert.numpy`, so they are
+themselves differentiable and higher orders work.
+
+* `custom_vjp`: `f.defvjp(fwd, bwd)`, `fwd(*args) -> (out, residuals)`,
+  `bwd(residuals, g) -> tuple of cotangents, one per argument` (None for zero). The residuals
+  are extra outputs of the primitive, so the tape keeps them like any saved value. Forward
+  mode differentiates `fwd`.
+* `custom_jvp`: `f.defjvp(rule)`, `rule(primals, tangents) -> (out, tangent_out)`. Reverse
+  mode transposes the rule: it is linear in the tangents, so its VJP with respect to them
+  is the transpose of the JVP.
+"""
+
+import functools
+import threading
+
+import numpy as np
+
+from ..core import Primitive, Tracer, tree_flatten, tree_unflatten
+from ..core.primitive import def_jvp_multi
+
+
+class _CallInfo:
+    """Static data of one call, filled in by the implementation: output and residual tree
+    structures, and a one-entry cache so that a backward pass runs the user's rule once for
+    all arguments."""
+
+    __slots__ = ("rule", "in_tree", "out_tree", "n_out", "res_tree", "last_g", "last_cts")
+
+    def __init__(self, rule, in_tree):
+        self.rule = rule
+        self.in_tree = in_tree
+        self.out_tree = self.res_tree = self.last_g = self.last_cts = None
+        self.n_out = 0
+
+    def __hash__(self):
+        return id(self)
+
+
+def _zeros_like(x):
+    from .. import numpy as wnp
+
+    return wnp.zeros_like(x)
+
+
+def _bind_call(prim, info, args):
+    flat, _ = tree_flatten(args)
+    results = prim.bind(*flat, info=info)
+    return tree_unflatten(info.out_tree, list(results[: info.n_out]))
+
+
+class _PerArgumentCotangent:
+    """`vjps[i]` for a custom call: the i-th entry of all cotangents, computed once per g."""
+
+    def __init__(self, all_cotangents):
+        self.all_cotangents = all_cotangents
+
+    def __getitem__(self, i):
+        def rule(g, ans, *args, info):
+            if info.last_g is not g:
+                info.last_cts = self.all_cotangents(g, ans, args, info)
+                info.last_g = g
+            return info.last_cts[i]
+
+        return rule
+
+
+# ---------------------------------------------------------------------------------------
+# custom_vjp
+
+
+def _custom_vjp_impl(*flat, info):
+    out, residuals = info.rule.fwd(*tree_unflatten(info.in_tree, list(flat)))
+    out_flat, info.out_tree = tree_flatten(out)
+    res_flat, info.res_tree = tree_flatten(residuals)
+    info.n_out = len(out_flat)
+    return tuple(out_flat) + tuple(res_flat)
+
+
+custom_vjp_call_p = Primitive("custom_vjp_call", _custom_vjp_impl, multiple_results=True)
+
+
+# Functions whose custom rule is switched off on this thread: forward mode differentiates
+# `fwd`, and a `fwd` that calls the decorated function itself must then run its plain body.
+_plain = threading.local()
+
+
+class _plain_calls:
+    """Within this context, calls of the decorated function run its plain body."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __enter__(self):
+        rules = _plain.__dict__.setdefault("rules", set())
+        self.added = self.rule not in rules
+        rules.add(self.rule)
+
+    def __exit__(self, *exc):
+        if self.added:
+            _plain.rules.discard(self.rule)
+
+
+def _fwd_flat(info):
+    def fwd_flat(*xs):
+        with _plain_calls(info.rule):
+            out, residuals = info.rule.fwd(*tree_unflatten(info.in_tree, list(xs)))
+        return tuple(tree_flatten(out)[0]) + tuple(tree_flatten(residuals)[0])
+
+    return fwd_flat
+
+
+def _custom_vjp_jvp(tangents, ans, *flat, info):
+    from .api import jvp
+
+    ts = [_zeros_like(x) if t is None else t for t, x in zip(tangents, flat)]
+    return jvp(_fwd_flat(info), tuple(flat), tuple(ts))[1]
+
+
+def _custom_vjp_cotangents(g, ans, flat, info):
+    from .api import vjp
+
+    residuals = tree_unflatten(info.res_tree, list(ans[info.n_out :]))
+    g_out = tree_unflatten(info.out_tree, list(g[: info.n_out]))
+    cts = info.rule.bwd(residuals, g_out)
+    name = info.rule.__name__
+    if not isinstance(cts, (tuple, list)) or len(cts) != len(info.in_tree.children):
+        raise TypeError(
+            f"custom_vjp: bwd of {name} must return a tuple with one cotangent per positional "
+            f"argument ({len(info.in_tree.children)}), got {type(cts).__name__}"
+            f"{' of length ' + str(len(cts)) if isinstance(cts, (tuple, list)) else ''}."
+        )
+    per_arg = [
+        tree_map_none(c, a) for c, a in zip(cts, tree_unflatten(info.in_tree, list(flat)))
+    ]
+    cts = tree_flatten(tuple(per_arg))[0]
+    # Residuals are outputs too: at higher orders they are used, and their cotangents flow
+    # back through `fwd`, differentiated as ordinary code.
+    g_res = g[info.n_out :]
+    if any(isinstance(c, Tracer) or np.any(c) for c in g_res):
+        _, pullback = vjp(_fwd_flat(info), *flat)
+        zeros_out = [_zeros_like(a) for a in ans[: info.n_out]]
+        extra = pullback(tuple(zeros_out) + tuple(g_res))
+        cts = [c + e for c, e in zip(cts, extra)]
+    return cts
+
+
+def tree_map_none(ct, arg):
+    """A None cotangent stands for zeros shaped like the argument's leaves."""
+    if ct is None:
+        leaves, tree = tree_flatten(arg)
+        return tree_unflatten(tree, [_zeros_like(x) for x in leaves])
+    return ct
+
+
+def_jvp_multi(custom_vjp_call_p, _custom_vjp_jvp)
+custom_vjp_call_p.vjps = _PerArgumentCotangent(_custom_vjp_cotangents)
+
+
+class custom_vjp:
+    """Give a function a custom reverse-mode rule.
+
+    >>> @custom_vjp
+    ... def clip_gradient(x):
+    ...     return x
+    >>> clip_gradient.defvjp(lambda x: (x, None), lambda _, g: (wnp.clip(g, -1, 1),))
+    """
+
+    def __init__(self, fun):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.fwd = self.bwd = None
+
+    def __hash__(self):
+        return id(self)
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"custom_vjp: {self.__name__} was called with keyword arguments "
+                f"{sorted(kwargs)}; pass them positionally (or close over static ones)."
+            )
+        if self.fwd is None:
+            raise TypeError(
+                f"custom_vjp: {self.__name__} has no rule yet; call "
+                f"{self.__name__}.defvjp(fwd, bwd) before calling it."
+            )
+        if self in getattr(_plain, "rules", ()) or not any(
+            isinstance(x, Tracer) for x in tree_flatten(args)[0]
+        ):
+            return self.fun(*args)
+        return _bind_call(custom_vjp_call_p, _CallInfo(self, tree_flatten(args)[1]), args)
+
+
+# ---------------------------------------------------------------------------------------
+# custom_jvp
+
+
+def _custom_jvp_impl(*flat, info):
+    out = info.rule.fun(*tree_unflatten(info.in_tree, list(flat)))
+    out_flat, info.out_tree = tree_flatten(out)
+    info.n_out = len(out_flat)
+    return tuple(out_flat)
+
+
+custom_jvp_call_p = Primitive("custom_jvp_call", _custom_jvp_impl, multiple_results=True)
+
+
+def _tangent_out_flat(info, flat, ts):
+    primals = tree_unflatten(info.in_tree, list(flat))
+    tangents = tree_unflatten(info.in_tree, list(ts))
+    _, t_out = info.rule.jvp_rule(primals, tangents)
+    return tuple(tree_flatten(t_out)[0])
+
+
+def _custom_jvp_jvp(tangents, ans, *flat, info):
+    ts = [_zeros_like(x) if t is None else t for t, x in zip(tangents, flat)]
+    return _tangent_out_flat(info, flat, ts)
+
+
+def _custom_jvp_cotangents(g, ans, flat, info):
+    from .api import vjp
+
+    def linear_map(*ts):
+        return _tangent_out_flat(info, flat, ts)
+
+    _, pullback = vjp(linear_map, *[_zeros_like(x) for x in flat])
+    return list(pullback(tuple(g)))
+
+
+def_jvp_multi(custom_jvp_call_p, _custom_jvp_jvp)
+custom_jvp_call_p.vjps = _PerArgumentCotangent(_custom_jvp_cotangents)
+
+
+class custom_jvp:
+    """Give a function a custom forward-mode rule (reverse mode transposes it).
+
+    >>> @custom_jvp
+    ... def log1pexp(x):
+    ...     return wnp.log1p(wnp.exp(x))
+    >>> @log1pexp.defjvp
+    ... def log1pexp_jvp(primals, tangents):
+    ...     (x,), (t,) = primals, tangents
+    ...     return log1pexp(x), t * expit(x)
+    """
+
+    def __init__(self, fun):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.jvp_rule = None
+
+    def defjvp(self, jvp_rule):
+        self.jvp_rule = jvp_rule
+        return jvp_rule
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"custom_jvp: {self.__name__} was called with keyword arguments "
+                f"{sorted(kwargs)}; pass them positionally (or close over static ones)."
+            )
+        if self.jvp_rule is None:
+            raise TypeError(
+                f"custom_jvp: {self.__name__} has no rule yet; decorate a rule with "
+                f"@{self.__name__}.defjvp before calling it."
+            )
+        if not any(isinstance(x, Tracer) for x in tree_flatten(args)[0]):
+            return self.fun(*args)
+        return _bind_call(custom_jvp_call_p, _CallInfo(self, tree_flatten(args)[1]), args)
