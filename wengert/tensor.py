@@ -183,8 +183,17 @@ class Tensor(Tracer, ArrayMethods):
         node = self._grad_node()
         if node.hooks is None:
             node.hooks = []
-        node.hooks.append(hook)
-        return _HookHandle(node, hook)
+
+        def on_tensor(ct):
+            # The backward pass carries raw arrays (or Tensors with create_graph); hooks
+            # always see and return Tensors.
+            result = hook(ct if isinstance(ct, Tensor) else _wrap(ct, None, None))
+            if result is None or isinstance(ct, Tensor):
+                return result
+            return _value(result)
+
+        node.hooks.append(on_tensor)
+        return _HookHandle(node, on_tensor)
 
     def retain_grad(self):
         """Keep the gradient of this non-leaf tensor in `.grad` after backward()."""
@@ -214,77 +223,84 @@ class Tensor(Tracer, ArrayMethods):
             leaf.grad = g if leaf.grad is None else leaf.grad + g
 
     # In-place operations -------------------------------------------------------------------
-    def _assign(self, result, op):
-        """Make this tensor hold `result`, as an in-place update."""
+    def _in_place(self, compute, op):
+        """Make this tensor hold `compute(old)`, where `old` is a snapshot of its current
+        value and graph position (so the recorded operation never sees the new value)."""
         if state.grad_enabled and self.requires_grad and self.is_leaf:
             raise RuntimeError(
                 f"{op}: a leaf tensor that requires grad is being used in an in-place "
                 "operation; the tape could not tell its old value from its new one. Do the "
                 "update inside `with wg.no_grad():`, or use an out-of-place operation."
             )
-        value = result.primal
+        old = _wrap(self.primal, self._node, self._out_index)
+        old.requires_grad = self.requires_grad
+        result = compute(old)
+        value = _value(result)
         dtype = self.primal.dtype
-        if result._node is None and self.is_leaf:
+        if getattr(result, "_node", None) is None and self.is_leaf:
             # An untracked update of a leaf: write into its buffer so that arrays aliasing it
             # follow, as in PyTorch; the leaf keeps its gradient accumulator and hooks.
             if _same_layout(self.primal, value):
                 np.copyto(self.primal, value, casting="same_kind")
             else:
-                self.primal = value if value.dtype == dtype else value.astype(dtype)
+                self.primal = np.asarray(value, dtype=dtype)
         else:
             # Rebind rather than overwrite: a recorded node may hold the old array.
-            self.primal = value if value.dtype == dtype else value.astype(dtype)
+            self.primal = np.asarray(value, dtype=dtype)
             self._node = result._node
             self._out_index = result._out_index
             self.requires_grad = result._node is not None
-        self._version += 1
+        self._version += 1  # nodes that saved this tensor before now refuse to use it
         return self
 
     def __iadd__(self, other):
-        return self._assign(self + other, "__iadd__")
+        return self._in_place(lambda old: old + other, "__iadd__")
 
     def __isub__(self, other):
-        return self._assign(self - other, "__isub__")
+        return self._in_place(lambda old: old - other, "__isub__")
 
     def __imul__(self, other):
-        return self._assign(self * other, "__imul__")
+        return self._in_place(lambda old: old * other, "__imul__")
 
     def __itruediv__(self, other):
-        return self._assign(self / other, "__itruediv__")
+        return self._in_place(lambda old: old / other, "__itruediv__")
 
     def __ipow__(self, other):
-        return self._assign(self ** other, "__ipow__")
+        return self._in_place(lambda old: old ** other, "__ipow__")
 
     def add_(self, other, alpha=1):
-        return self._assign(self + other * alpha if alpha != 1 else self + other, "add_")
+        return self._in_place(lambda old: old + other * alpha, "add_")
 
     def sub_(self, other, alpha=1):
-        return self._assign(self - other * alpha if alpha != 1 else self - other, "sub_")
+        return self._in_place(lambda old: old - other * alpha, "sub_")
 
     def mul_(self, other):
-        return self._assign(self * other, "mul_")
+        return self._in_place(lambda old: old * other, "mul_")
 
     def div_(self, other):
-        return self._assign(self / other, "div_")
+        return self._in_place(lambda old: old / other, "div_")
 
     def zero_(self):
-        return self._assign(_wrap(np.zeros_like(self.primal), None, None), "zero_")
+        return self._in_place(lambda old: np.zeros_like(old.primal), "zero_")
 
     def fill_(self, value):
-        return self._assign(_wrap(np.full_like(self.primal, value), None, None), "fill_")
+        return self._in_place(lambda old: np.full_like(old.primal, value), "fill_")
 
     def copy_(self, src):
         from . import numpy as wnp
 
-        return self._assign(wnp.broadcast_to(src, self.shape) + self * 0, "copy_")
+        def new_value(old):  # a fresh array (never an alias of src) that only src differentiates
+            return wnp.broadcast_to(src, old.shape) + np.zeros_like(old.primal)
+
+        return self._in_place(new_value, "copy_")
 
     def clamp_(self, min=None, max=None):  # noqa: A002
-        return self._assign(self.clip(min, max), "clamp_")
+        return self._in_place(lambda old: old.clip(min, max), "clamp_")
 
     def __setitem__(self, idx, value):
         from . import numpy as wnp
 
-        self._assign(wnp.IndexUpdateHelper(self)[idx].set(value), "__setitem__")
+        self._in_place(lambda old: wnp.IndexUpdateHelper(old)[idx].set(value), "__setitem__")
 
     # PyTorch-style conveniences -------------------------------------------------------
     def float(self):
@@ -515,6 +531,6 @@ def _relu(self):
 
 
 Tensor.t = _t
-Tensor.clone = _clone
+Tensor.clone = Tensor.copy = _clone
 Tensor.sigmoid = _sigmoid
 Tensor.relu = _relu

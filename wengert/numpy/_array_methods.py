@@ -247,6 +247,9 @@ class ArrayMethods:
     def squeeze(self, axis=None):
         return _wnp().squeeze(self, axis=axis)
 
+    def copy(self):
+        return _wnp().copy(self)
+
     def astype(self, dtype):
         return _wnp().astype(self, dtype)
 
