@@ -32,24 +32,30 @@ class EagerTrace(Trace):
         self.active = True
 
     def process(self, prim, args, params):
-        vals = []
-        parents = []
         record = state.grad_enabled
+        vals = []
+        versions = []
+        parents = []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 vals.append(a.primal)
+                versions.append(a._version)
                 if record and a.requires_grad:
-                    parents.append((i, a._grad_node(), a._out_index))
+                    node = a._node
+                    if node is None:
+                        node = a._grad_node()
+                    parents.append((i, node, a._out_index))
             else:
                 vals.append(a)
+                versions.append(None)
         ans = prim.impl(*vals, **params)
         if not parents:
             if prim.multiple_results:
                 return tuple(_wrap(a, None, None) for a in ans)
             return _wrap(ans, None, None)
-        check_vjp_rules(prim, [p[0] for p in parents])
+        check_vjp_rules(prim, parents)
         node = Node(prim, params, args, ans, tuple(parents))
-        node.versions = tuple(a._version if isinstance(a, Tensor) else None for a in args)
+        node.versions = versions
         if prim.multiple_results:
             return tuple(_wrap(a, node, k) for k, a in enumerate(ans))
         return _wrap(ans, node, None)
@@ -383,8 +389,14 @@ def _check_versions(node):
 
 
 def _raw_rule_inputs(node, ct):
-    _check_versions(node)
-    args = [a.primal if isinstance(a, Tensor) else a for a in node.args]
+    args = []
+    for a, v in zip(node.args, node.versions):
+        if v is None:
+            args.append(a)
+        elif a._version == v:
+            args.append(a.primal)
+        else:
+            _check_versions(node)
     return args, node.ans, ct
 
 

@@ -13,6 +13,7 @@ eager `Tensor.backward()`.
 
 import numpy as np
 
+from .. import numpy as wnp
 from ..core import Trace, Tracer, raw_value
 from ..numpy._array_methods import ArrayMethods
 
@@ -48,8 +49,9 @@ class Node:
 def fit_cotangent(ct, like):
     """Sum away broadcasting and match the dtype of the value the cotangent is for (the real
     part, for a real value)."""
-    from .. import numpy as wnp
-
+    if type(ct) is np.ndarray and type(like) is np.ndarray:
+        if ct.shape == like.shape and ct.dtype == like.dtype:
+            return ct  # the common case, kept cheap
     like_raw = raw_value(like)
     ct_raw = raw_value(ct)
     shape = np.shape(like_raw)
@@ -87,8 +89,6 @@ def toposort(roots):
 
 
 def _zeros_for(value):
-    from .. import numpy as wnp
-
     return wnp.zeros_like(value)
 
 
@@ -162,13 +162,17 @@ class ReverseTracer(Tracer, ArrayMethods):
         return f"ReverseTracer({self.primal!r})"
 
 
-def check_vjp_rules(prim, argnums):
+def check_vjp_rules(prim, parents):
+    """Fail at the operation, not later in the backward pass, when a traced argument has no
+    reverse rule."""
     vjps = prim.vjps
     if vjps is None:
-        raise prim.no_rule_error("vjp", argnums[0])
-    if isinstance(vjps, tuple):
-        for i in argnums:
-            if i >= len(vjps) or vjps[i] is None:
+        raise prim.no_rule_error("vjp", parents[0][0])
+    if type(vjps) is tuple:
+        n = len(vjps)
+        for p in parents:
+            i = p[0]
+            if i >= n or vjps[i] is None:
                 raise prim.no_rule_error("vjp", i)
 
 
@@ -185,7 +189,7 @@ class ReverseTrace(Trace):
             else:
                 vals.append(a)
         ans = prim.bind(*vals, **params)
-        check_vjp_rules(prim, [p[0] for p in parents])
+        check_vjp_rules(prim, parents)
         node = Node(prim, params, vals, ans, tuple(parents))
         if prim.multiple_results:
             return tuple(ReverseTracer(self, a, node, k) for k, a in enumerate(ans))
