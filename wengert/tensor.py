@@ -244,14 +244,11 @@ class Tensor(Tracer, ArrayMethods):
         value = _value(result)
         dtype = self.primal.dtype
         if getattr(result, "_node", None) is None and self.is_leaf:
-            # An untracked update of a leaf: write into its buffer so that arrays aliasing it
-            # follow, as in PyTorch; the leaf keeps its gradient accumulator and hooks.
-            if _same_layout(self.primal, value):
-                np.copyto(self.primal, value, casting="same_kind")
-            else:
-                self.primal = np.asarray(value, dtype=dtype)
+            # An untracked update of a leaf keeps its gradient accumulator and hooks. The new
+            # value is a new array: the library never writes into an array that a recorded
+            # node or a view may share.
+            self.primal = np.asarray(value, dtype=dtype)
         else:
-            # Rebind rather than overwrite: a recorded node may hold the old array.
             self.primal = np.asarray(value, dtype=dtype)
             self._node = result._node
             self._out_index = result._out_index
@@ -326,15 +323,6 @@ class Tensor(Tracer, ArrayMethods):
 
     def __hash__(self):
         return id(self)
-
-
-def _same_layout(dst, src):
-    return (
-        isinstance(dst, np.ndarray)
-        and np.shape(src) == dst.shape
-        and np.can_cast(np.asarray(src).dtype, dst.dtype, "same_kind")
-        and dst.flags.writeable
-    )
 
 
 class _HookHandle:

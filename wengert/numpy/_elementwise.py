@@ -49,7 +49,13 @@ true_divide = divide
 negative_p, negative = _ufunc(np.negative)
 positive_p, positive = _ufunc(np.positive)
 reciprocal_p, reciprocal = _ufunc(np.reciprocal)
-power_p, power = _ufunc(np.power)
+def _power_impl(x, y):
+    # ndarray.__pow__ turns small constant exponents (2, 0.5, -1...) into cheaper ufuncs.
+    return x ** y if type(x) is np.ndarray else np.power(x, y)
+
+
+power_p = Primitive("power", _power_impl)
+power = _wrap(power_p, 2, np.power)
 mod_p, mod = _ufunc(np.remainder, name="mod")
 remainder = mod
 fmod_p, fmod = _ufunc(np.fmod)
@@ -65,9 +71,15 @@ def_elementwise(reciprocal_p, lambda t, ans, x: -t * ans * ans)
 
 
 def _power_base_rule(t, ans, x, y):
-    # y * x**(y-1), written so that y == 0 gives 0 (not 0 * inf) at x == 0.
-    if np.ndim(y) == 0 and not hasattr(y, "_trace") and y == 0:
-        return t * 0
+    # y * x**(y-1); a constant exponent 0 gives 0 (not 0 * inf at x == 0), and 1 and 2 skip
+    # the (slow) general power.
+    if isinstance(y, (int, float, np.integer, np.floating)):
+        if y == 0:
+            return t * 0
+        if y == 1:
+            return t
+        if y == 2:
+            return t * (x * 2)
     return t * y * power(x, y - 1)
 
 

@@ -5,6 +5,7 @@ gradient, as in NumPy's `add.at`."""
 import numpy as np
 
 from ..core import Primitive, def_jvp, def_linear, def_vjp, raw_value
+from ..core.backend import array_module
 from ._shape import reshape, unbroadcast
 
 
@@ -23,21 +24,40 @@ def _static_index(idx):
     return idx
 
 
-def _getitem_impl(x, idx):
-    out = x[idx]
-    # A view would let a later in-place write change a value the tape recorded.
-    return out.copy() if isinstance(out, np.ndarray) and out.base is not None else out
+def _is_basic(idx):
+    """Slices, integers, None and Ellipsis only: each element is selected at most once."""
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return all(
+        isinstance(p, (slice, int, np.integer, type(None), type(Ellipsis))) for p in parts
+    )
 
 
-getitem_p = Primitive("getitem", _getitem_impl)
-index_add_p = Primitive("index_add", lambda x, y, idx: _index_apply(np.add, x, idx, y))
-index_set_p = Primitive("index_set", lambda x, y, idx: _index_set(x, idx, y))
-
-
-def _index_apply(ufunc, x, idx, y):
+def _index_add_impl(x, y, idx):
     out = x.copy()
-    ufunc.at(out, idx, y)
+    if _is_basic(idx):
+        out[idx] += y  # no repeated elements: plain (fast) indexed addition
+    else:
+        np.add.at(out, idx, y)  # repeated indices accumulate
     return out
+
+
+def _scatter_impl(g, idx, shape):
+    out = np.zeros(shape, dtype=g.dtype) if type(g) is np.ndarray else (
+        array_module(g).zeros(shape, dtype=g.dtype))
+    if _is_basic(idx):
+        out[idx] = g
+    else:
+        np.add.at(out, idx, g)
+    return out
+
+
+# The library never writes into an array it did not just create, so a basic index may
+# return a view.
+getitem_p = Primitive("getitem", lambda x, idx: x[idx])
+index_add_p = Primitive("index_add", _index_add_impl)
+# scatter(g) = zeros(shape) with g added at idx: the transpose of getitem, in one allocation.
+scatter_p = Primitive("scatter", _scatter_impl)
+index_set_p = Primitive("index_set", lambda x, y, idx: _index_set(x, idx, y))
 
 
 def _index_set(x, idx, y):
@@ -51,14 +71,9 @@ def getitem(x, idx):
     return getitem_p.bind(x, idx=_static_index(idx))
 
 
-def _getitem_transpose(g, ans, x, idx):
-    from ._constructors import zeros_like
-
-    return index_add_p.bind(zeros_like(x, dtype=np.result_type(raw_value(g))), g, idx=idx)
-
-
-def_linear(getitem_p, _getitem_transpose)
-getitem_p.vjp_uses_ans = False
+def_linear(getitem_p, lambda g, ans, x, idx: scatter_p.bind(g, idx=idx, shape=np.shape(raw_value(x))))
+def_linear(scatter_p, lambda g, ans, x, idx, shape: getitem(g, idx))
+getitem_p.vjp_uses_ans = scatter_p.vjp_uses_ans = False
 
 # index_add is linear in both x and y; index_set is linear in (x, y) jointly.
 def_jvp(
