@@ -226,7 +226,10 @@ fmin_p, fmin = _ufunc(np.fmin)
 
 
 def _select_share(t, mine, tie):
-    return where(mine, t, where(tie, t * 0.5, 0))
+    # Ties are rare (but real: relu at 0), so the common case is a single select.
+    if np.any(tie):
+        return where(mine, t, where(tie, t * 0.5, 0))
+    return where(mine, t, 0)
 
 
 def_elementwise(
@@ -265,11 +268,12 @@ def clip(a, a_min=None, a_max=None):
     return clip_p.bind(a, a_min, a_max)
 
 
+# clip(x, lo, hi) is minimum(maximum(x, lo), hi), so where lo > hi the result is hi.
 def_elementwise(
     clip_p,
     lambda t, ans, x, lo, hi: where(logical_and(x >= lo, x <= hi), t, 0),
-    lambda t, ans, x, lo, hi: where(x < lo, t, 0),
-    lambda t, ans, x, lo, hi: where(logical_and(x > hi, x >= lo), t, 0),
+    lambda t, ans, x, lo, hi: where(logical_and(x < lo, lo <= hi), t, 0),
+    lambda t, ans, x, lo, hi: where(logical_or(x > hi, lo > hi), t, 0),
 )
 
 where_p = Primitive("where", np.where)
