@@ -25,6 +25,7 @@ from .tensor import (  # noqa: F401
     set_grad_enabled,
     tensor,
 )
+from .testing import check_grads, numerical_grad  # noqa: F401
 from .transforms.custom import custom_jvp, custom_vjp  # noqa: F401
 from .transforms.api import (  # noqa: F401
     grad,
