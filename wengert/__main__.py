@@ -1,0 +1,7 @@
+"""`python -m wengert ...` is the `wengert` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
