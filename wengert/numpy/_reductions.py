@@ -7,7 +7,7 @@ import numpy as np
 
 from ..core import Primitive, def_jvp, def_linear, def_vjp, raw_value
 from ._elementwise import equal, sqrt, where
-from ._shape import broadcast_to, expand_dims, flip, reshape
+from ._shape import broadcast_to, expand_dims, flip, pad, reshape
 
 sum_p = Primitive("sum", np.sum)
 amax_p = Primitive("max", np.amax)
@@ -137,16 +137,28 @@ for _p in (amax_p, amin_p):
 
 
 def _exclusive_cumprod(x, axis, reverse):
-    """Product of the elements strictly before (or after) each position along `axis`."""
-    from ._constructors import ones_like
-    from ._shape import concatenate
-
+    """Product of the elements strictly before (or after) each position along `axis`. With
+    a zero among the elements, cumprod's rules (which divide by the input) would give NaN
+    derivatives, so a log-depth scan of multiplications computes it instead."""
     if reverse:
         return flip(_exclusive_cumprod(flip(x, axis), axis, False), axis)
+    if np.all(raw_value(x) != 0):
+        return _shift_in_ones(cumprod(x, axis=axis), axis, 1)
+    out = _shift_in_ones(x, axis, 1)
+    step = 1
+    while step < np.shape(raw_value(x))[axis]:
+        out = out * _shift_in_ones(out, axis, step)
+        step *= 2
+    return out
+
+
+def _shift_in_ones(x, axis, k):
+    """`x` moved `k` places forward along `axis`, with ones moved in."""
     n = np.shape(raw_value(x))[axis]
-    head = ones_like(x[(slice(None),) * axis + (slice(0, 1),)])
-    body = cumprod(x[(slice(None),) * axis + (slice(0, n - 1),)], axis=axis)
-    return concatenate([head, body], axis=axis)
+    k = builtins.min(k, n)
+    widths = [(0, 0)] * np.ndim(raw_value(x))
+    widths[axis] = (k, 0)
+    return pad(x[(slice(None),) * axis + (slice(0, n - k),)], widths, constant_values=1)
 
 
 def prod(a, axis=None, dtype=None, keepdims=False):
@@ -163,7 +175,9 @@ def prod(a, axis=None, dtype=None, keepdims=False):
     # Flatten the reduced axes into one trailing axis, then take a product along it.
     kept = [ax for ax in range(len(shape)) if ax not in axes]
     moved = moveaxis(a, axes, tuple(range(len(kept), len(shape)))) if axes else a
-    flat = reshape(moved, tuple(shape[ax] for ax in kept) + (-1,))
+    # The reduced size is spelled out: -1 is ambiguous when a kept axis is empty.
+    reduced = int(np.prod([shape[ax] for ax in axes]))
+    flat = reshape(moved, tuple(shape[ax] for ax in kept) + (reduced,))
     out = _prod_last_p.bind(flat)
     if keepdims:
         out = reshape(out, tuple(1 if ax in axes else d for ax, d in enumerate(shape)))

@@ -42,7 +42,7 @@ def _normalize_shape(newshape, old_shape):
     return newshape
 
 
-def reshape(a, shape=None, /, *args, order="C", newshape=None):
+def reshape(a, /, shape=None, *args, order="C", newshape=None):
     """Differentiable `numpy.reshape` (C order)."""
     if newshape is not None:
         shape = newshape
@@ -339,7 +339,10 @@ def repeat(a, repeats, axis=None):
 def flip(m, axis=None):
     """Differentiable `numpy.flip`."""
     nd = np.ndim(raw_value(m))
-    axes = range(nd) if axis is None else ([axis] if isinstance(axis, int) else axis)
+    if axis is None:
+        axes = range(nd)
+    else:
+        axes = [axis] if isinstance(axis, (int, np.integer)) else axis
     index = [slice(None)] * nd
     for ax in axes:
         index[ax % nd] = slice(None, None, -1)
@@ -385,7 +388,8 @@ def rot90(m, k=1, axes=(0, 1)):
 
 
 def _pad_transpose(g, ans, x, pad_width, mode, constant_values):
-    index = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, np.shape(raw_value(x))))
+    x_shape = np.shape(raw_value(x))
+    index = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x_shape))
     return g[index]
 
 
