@@ -326,3 +326,19 @@ def test_escaped_tracer_is_reported():
     wg.grad(f)(1.0)
     with pytest.raises(wg.EscapedTracerError, match="leaked"):
         wnp.sin(leaked[0])
+
+
+def test_output_returned_twice_gets_both_cotangents():
+    def twice(x):
+        s = wnp.sin(x)
+        return s, s
+
+    _, pullback = wg.vjp(twice, 0.3)
+    (g,) = pullback((1.0, 1.0))
+    assert np.isclose(g, 2 * np.cos(0.3))
+
+
+def test_numpy_linalg_on_tracer_dispatches():
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    g = wg.grad(lambda a: np.linalg.det(a))(a)
+    np.testing.assert_allclose(g, np.linalg.det(a) * np.linalg.inv(a).T)

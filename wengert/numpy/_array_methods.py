@@ -307,7 +307,8 @@ class ArrayMethods:
 
     def __array_function__(self, func, types, args, kwargs):
         wnp = _wnp()
-        fn = getattr(wnp, func.__name__, None)
+        namespace = wnp.linalg if func.__module__ == "numpy.linalg" else wnp
+        fn = getattr(namespace, func.__name__, None)
         if fn is None or getattr(fn, "__module__", "").startswith("numpy"):
             raise TypeError(
                 f"numpy.{func.__name__}: not supported on traced values; it would drop the "

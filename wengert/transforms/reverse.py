@@ -69,7 +69,7 @@ def fit_cotangent(ct, like):
 def toposort(roots):
     """Nodes reachable from `roots`, each after every node that consumes it."""
     pending = {}
-    stack = list(roots)
+    stack = list(dict.fromkeys(roots))  # a node may be seeded twice (y, y returned)
     seen = set(stack)
     while stack:
         node = stack.pop()
