@@ -26,6 +26,7 @@ from .tensor import (  # noqa: F401
     tensor,
 )
 from .testing import check_grads, numerical_grad  # noqa: F401
+from .transforms.batching import vmap  # noqa: F401
 from .transforms.custom import custom_jvp, custom_vjp  # noqa: F401
 from .transforms.api import (  # noqa: F401
     grad,

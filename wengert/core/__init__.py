@@ -1,9 +1,11 @@
 """Core: primitives, tracers, traces and pytrees. Knows nothing of NumPy's function names."""
 
 from .primitive import (
+    batch_elementwise,
     DifferentiationError,
     EscapedTracerError,
     Primitive,
+    ShapedArray,
     Trace,
     Tracer,
     def_elementwise,
@@ -24,9 +26,11 @@ from .pytree import (
 )
 
 __all__ = [
+    "batch_elementwise",
     "DifferentiationError",
     "EscapedTracerError",
     "Primitive",
+    "ShapedArray",
     "Trace",
     "Tracer",
     "def_elementwise",

@@ -51,6 +51,12 @@ class Trace:
         wraps it in a Tensor; transforms leave it raw)."""
         return value
 
+    def process_constant(self, prim, args, params):
+        """Run a primitive whose output carries no derivative: a differentiating trace just
+        strips its own tracers (a batching trace overrides this: it still batches)."""
+        vals = [a.primal if isinstance(a, Tracer) and a._trace is self else a for a in args]
+        return self.wrap_constant(prim.bind(*vals, **params))
+
     def __enter__(self):
         state.trace_stack.append(self)
         return self
@@ -66,11 +72,53 @@ class Tracer:
     (a raw array or a tracer of an enclosing transform)."""
 
     __slots__ = ("_trace", "primal")
+    # A batching tracer's primal has an extra (batch) axis, so its shape is not its primal's.
+    _hides_shape = False
+
+    def shaped(self):
+        raise NotImplementedError
+
+
+class ShapedArray:
+    """What can be known of a value without its elements: shape and dtype. `raw_value` gives
+    one for a value seen through vmap, whose per-example elements do not exist."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __repr__(self):
+        return f"ShapedArray({self.shape}, {self.dtype})"
+
+    def _concrete_needed(self, *args, **kwargs):
+        raise TypeError(
+            f"a batched value ({self}) was used where its elements are needed (a Python if, "
+            "bool(), float(), an index array, or a NumPy function). Under vmap each example's "
+            "value is not available; use wengert.numpy.where for selections."
+        )
+
+    __array__ = __bool__ = __float__ = __int__ = __index__ = item = _concrete_needed
 
 
 def raw_value(x):
-    """Strip every tracer level off `x`, returning the raw backend array."""
+    """Strip every tracer level off `x`, returning the raw backend array (or, below a vmap,
+    a ShapedArray with the per-example shape and dtype)."""
     while isinstance(x, Tracer):
+        if x._hides_shape:
+            return x.shaped()
         x = x.primal
     return x
 
@@ -90,7 +138,7 @@ class Primitive:
     (comparisons, argmax, floor...): under any transform they run on the raw values.
     """
 
-    __slots__ = ("name", "impl", "jvp", "vjps", "multiple_results", "differentiable",
+    __slots__ = ("name", "impl", "jvp", "vjps", "batch", "multiple_results", "differentiable",
                  "vjp_uses_ans")
 
     def __init__(self, name, impl, *, multiple_results=False, differentiable=True):
@@ -98,6 +146,7 @@ class Primitive:
         self.impl = impl
         self.jvp = None
         self.vjps = None
+        self.batch = None
         self.multiple_results = multiple_results
         self.differentiable = differentiable
         self.vjp_uses_ans = True
@@ -114,14 +163,14 @@ class Primitive:
                     top = t
         if top is None:
             return self.impl(*args, **params)
-        if not self.differentiable:
-            return top.wrap_constant(self.impl(*[raw_value(a) for a in args], **params))
         if not top.active:
             raise EscapedTracerError(
                 f"{self.name}: an argument is a tracer of a transform that has already "
                 "returned. A value computed inside grad/jvp/vjp leaked out of the function "
                 "(through a global, a closure or a mutable argument); return it instead."
             )
+        if not self.differentiable:
+            return top.process_constant(self, args, params)
         return top.process(self, args, params)
 
     def no_rule_error(self, mode, argnum):
@@ -197,6 +246,21 @@ def def_elementwise(prim, *rules):
     `wengert.numpy`: cotangents are not conjugated."""
     def_jvp(prim, *rules)
     def_vjp(prim, *rules)
+    prim.batch = batch_elementwise
+
+
+def batch_elementwise(prim, args, batched, **params):
+    """Batching rule of every elementwise primitive: batched arguments carry the batch on
+    axis 0; give them the output's rank (ones after the batch axis) so that NumPy's
+    broadcasting lines up the per-example axes, and unbatched arguments broadcast as is."""
+    ranks = [len(a.shape) - 1 if b else len(getattr(a, "shape", ())) for a, b in zip(args, batched)]
+    rank = max(ranks)
+    aligned = []
+    for a, b, r in zip(args, batched, ranks):
+        if b and r < rank:
+            a = a.reshape(a.shape[:1] + (1,) * (rank - r) + a.shape[1:])
+        aligned.append(a)
+    return prim.bind(*aligned, **params)
 
 
 def def_linear(prim, transpose):

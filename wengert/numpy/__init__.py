@@ -40,6 +40,7 @@ from ._reductions import *  # noqa: F401,F403
 from ._reductions import all, any, max, min, sum  # noqa: F401,A004
 from ._shape import *  # noqa: F401,F403
 from . import linalg  # noqa: F401,E402
+from . import _batching  # noqa: F401,E402 - the batching table, after every primitive
 
 float_ = float64
 complex_ = complex128

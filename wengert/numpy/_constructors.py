@@ -7,6 +7,8 @@ from ..core import Primitive, Tracer, def_jvp, def_vjp, raw_value
 from ..core.backend import array_module, is_inexact
 
 astype_p = Primitive("astype", lambda x, dtype: x.astype(dtype))
+# A cast to an integer or boolean dtype: the result carries no derivative.
+_astype_discrete_p = Primitive("astype", lambda x, dtype: x.astype(dtype), differentiable=False)
 
 
 def _astype_jvp(t, ans, x, dtype):
@@ -25,7 +27,7 @@ def astype(x, dtype):
     if result_dtype_of(x) == dtype:
         return x
     if not is_inexact(dtype):
-        return raw_value(x).astype(dtype)
+        return _astype_discrete_p.bind(x, dtype=dtype)
     return astype_p.bind(x, dtype=dtype)
 
 
@@ -81,25 +83,32 @@ def copy(a):
     return a if isinstance(a, Tracer) else np.copy(a)
 
 
-def _like(np_fn):
+def _like(np_fn, name):
     def fn(a, dtype=None, shape=None):
-        xp = array_module(a)
+        # From shape and dtype only: a constant, the same under every transform (and the
+        # per-example shape under vmap).
         base = raw_value(a)
-        return getattr(xp, np_fn)(base, dtype=dtype, shape=shape)
+        dtype = base.dtype if dtype is None and hasattr(base, "dtype") else dtype
+        shape = np.shape(base) if shape is None else shape
+        return getattr(array_module(a), np_fn)(shape, dtype=dtype if dtype is not None else
+                                               np.result_type(base))
 
-    fn.__name__ = np_fn
-    fn.__doc__ = f"`numpy.{np_fn}`: a constant array (no derivative) shaped like `a`."
+    fn.__name__ = name
+    fn.__doc__ = f"`numpy.{name}`: a constant array (no derivative) shaped like `a`."
     return fn
 
 
-zeros_like = _like("zeros_like")
-ones_like = _like("ones_like")
-empty_like = _like("zeros_like")
+zeros_like = _like("zeros", "zeros_like")
+ones_like = _like("ones", "ones_like")
+empty_like = _like("zeros", "empty_like")
 
 
 def full_like(a, fill_value, dtype=None, shape=None):
     """`numpy.full_like`: a constant array shaped like `a`."""
-    return array_module(a).full_like(raw_value(a), raw_value(fill_value), dtype=dtype, shape=shape)
+    base = raw_value(a)
+    dtype = dtype if dtype is not None else getattr(base, "dtype", np.result_type(base))
+    shape = np.shape(base) if shape is None else shape
+    return array_module(a).full(shape, raw_value(fill_value), dtype=dtype)
 
 
 zeros = np.zeros

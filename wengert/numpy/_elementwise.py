@@ -8,7 +8,15 @@ engine, so the rules are written as if the shapes matched.
 
 import numpy as np
 
-from ..core import Primitive, def_elementwise, def_jvp, def_linear, def_vjp, raw_value
+from ..core import (
+    Primitive,
+    batch_elementwise,
+    def_elementwise,
+    def_jvp,
+    def_linear,
+    def_vjp,
+    raw_value,
+)
 
 
 def _wrap(prim, nin, np_fn):
@@ -35,6 +43,7 @@ def _wrap(prim, nin, np_fn):
 def _ufunc(np_fn, nin=None, name=None, differentiable=True):
     nin = np_fn.nin if nin is None else nin
     prim = Primitive(name or np_fn.__name__, np_fn, differentiable=differentiable)
+    prim.batch = batch_elementwise
     return prim, _wrap(prim, nin, np_fn)
 
 

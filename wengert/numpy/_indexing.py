@@ -176,25 +176,64 @@ def take(a, indices, axis=None, mode=None):
     return getitem(a, (slice(None),) * axis + (indices,))
 
 
-def take_along_axis(arr, indices, axis):
-    """Differentiable `numpy.take_along_axis`."""
-    indices = np.asarray(raw_value(indices))
-    if axis is None:
-        return take(arr, indices.ravel())
-    shape = np.shape(raw_value(arr))
+def _along_axis_index(indices, axis, shape):
+    """The advanced index that picks `indices` along `axis` and everything along the other
+    axes (an open mesh, so it broadcasts like NumPy's take_along_axis)."""
     nd = len(shape)
-    axis %= nd
-    if indices.ndim != nd:
-        raise ValueError("take_along_axis: indices and arr must have the same number of dimensions")
-    index = []
-    for ax in range(nd):
-        if ax == axis:
-            index.append(indices)
-        else:
-            view = [1] * nd
-            view[ax] = shape[ax]
-            index.append(np.arange(shape[ax]).reshape(view))
-    return getitem(arr, tuple(index))
+    return tuple(
+        indices if ax == axis else np.arange(shape[ax]).reshape(
+            [shape[ax] if k == ax else 1 for k in range(nd)])
+        for ax in range(nd)
+    )
+
+
+def _scatter_along_axis_impl(g, indices, axis, shape):
+    out = array_module(g).zeros(shape, dtype=g.dtype)
+    np.add.at(out, _along_axis_index(indices, axis, shape), g)
+    return out
+
+
+# The indices are an argument (not a static parameter) so that they may be batched by vmap,
+# as sort's are; they carry no derivative.
+take_along_axis_p = Primitive(
+    "take_along_axis", lambda arr, indices, axis: np.take_along_axis(arr, indices, axis)
+)
+scatter_along_axis_p = Primitive("scatter_along_axis", _scatter_along_axis_impl)
+def_jvp(take_along_axis_p, lambda t, ans, arr, ind, axis: take_along_axis_p.bind(t, ind, axis=axis))
+def_vjp(
+    take_along_axis_p,
+    lambda g, ans, arr, ind, axis: scatter_along_axis_p.bind(
+        g, ind, axis=axis, shape=np.shape(raw_value(arr))),
+    None,
+)
+def_jvp(
+    scatter_along_axis_p,
+    lambda t, ans, g, ind, axis, shape: scatter_along_axis_p.bind(t, ind, axis=axis, shape=shape),
+)
+def_vjp(
+    scatter_along_axis_p,
+    lambda ct, ans, g, ind, axis, shape: take_along_axis_p.bind(ct, ind, axis=axis),
+    None,
+)
+take_along_axis_p.vjp_uses_ans = scatter_along_axis_p.vjp_uses_ans = False
+
+
+def take_along_axis(arr, indices, axis):
+    """Differentiable `numpy.take_along_axis` (repeated indices accumulate in the
+    gradient)."""
+    if axis is None:
+        return take(arr, np.asarray(raw_value(indices)).ravel())
+    if not hasattr(raw_value(indices), "dtype"):
+        indices = np.asarray(indices)
+    nd = np.ndim(raw_value(arr))
+    if np.ndim(raw_value(indices)) != nd:
+        raise ValueError(
+            "take_along_axis: indices and arr must have the same number of dimensions, got "
+            f"{np.ndim(raw_value(indices))} and {nd}"
+        )
+    if raw_value(indices).dtype.kind not in "iu":
+        raise IndexError("take_along_axis: indices must be integers")
+    return take_along_axis_p.bind(arr, indices, axis=int(axis) % nd)
 
 
 def put_along_axis_add(arr, indices, values, axis):

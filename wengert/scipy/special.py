@@ -13,6 +13,7 @@ import numpy as np
 import scipy.special as sc
 
 from .. import numpy as wnp
+from ..numpy._batching import batch_reduction
 from ..core import Primitive, def_elementwise, raw_value
 from ..core.backend import array_module, is_inexact
 
@@ -256,6 +257,7 @@ def _finite_max_impl(a, axis):
 # The shift only conditions the computation: log-sum-exp does not depend on it, so it
 # carries no derivative and the derivative is exactly the softmax.
 _finite_max_p = Primitive("logsumexp_shift", _finite_max_impl, differentiable=False)
+_finite_max_p.batch = batch_reduction
 
 
 def _normalize_axes(axis, ndim):

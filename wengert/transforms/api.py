@@ -6,7 +6,15 @@ import inspect
 
 import numpy as np
 
-from ..core import Primitive, Tracer, raw_value, tree_flatten, tree_map, tree_unflatten
+from ..core import (
+    Primitive,
+    Tracer,
+    batch_elementwise,
+    raw_value,
+    tree_flatten,
+    tree_map,
+    tree_unflatten,
+)
 from ..core.backend import is_inexact
 from .forward import JVPTrace, JVPTracer, fit_tangent
 from .reverse import (
@@ -336,32 +344,69 @@ def linearize(f, *primals):
     return tree_unflatten(out_tree, out_primals), f_jvp
 
 
-def _basis(flat_inputs):
-    """Yield (leaf index, element index, tangent list) for every element of every input."""
-    for i, x in enumerate(flat_inputs):
-        r = raw_value(x)
-        for j in range(int(np.size(r))):
-            e = np.zeros(np.shape(r), dtype=r.dtype)
-            e.reshape(-1)[j] = 1
-            ts = [_zeros_like(y) if k != i else e for k, y in enumerate(flat_inputs)]
-            yield i, j, ts
+def _basis_batches(like):
+    """For each leaf of `like`, the identity basis of its elements as one batch of shape
+    (n,) + leaf shape, and the leaf's index."""
+    for i, x in enumerate(like):
+        shape, dtype = _shape_dtype(x)
+        n = int(np.prod(shape, dtype=int))
+        yield i, np.eye(n, dtype=dtype).reshape((n,) + shape)
 
 
-def _stack_columns(columns, out_shape, in_shape, axis_first_in):
+def _apply_to_basis(fn, like, i, basis):
+    """`fn(*leaves)` for every basis element of leaf i (the other leaves zero), stacked on a
+    leading axis: one vmapped evaluation, or a loop for functions that cannot be batched."""
+    from .batching import BatchingError, vmap
+
+    zeros = [_zeros_like(x) for x in like]
+    axes = tuple(0 if k == i else None for k in range(len(like)))
+    try:
+        return vmap(fn, in_axes=axes)(*[basis if k == i else z for k, z in enumerate(zeros)])
+    except BatchingError:
+        from .. import numpy as wnp
+
+        rows = [fn(*[e if k == i else z for k, z in enumerate(zeros)]) for e in basis]
+        return [wnp.stack([r[k] for r in rows]) if rows else None for k in range(len(rows[0]))]
+
+
+def _jacobian_blocks(fn, ins, outs, rows_are_outputs):
+    """blocks[k][i]: d out_k / d in_i with shape out_k.shape + in_i.shape. `fn` maps a basis
+    element over `ins` (forward: tangents) or over `outs` (reverse: cotangents) to the flat
+    list on the other side."""
     from .. import numpy as wnp
 
-    if not columns:
-        return wnp.zeros(out_shape + in_shape if not axis_first_in else in_shape + out_shape)
-    stacked = wnp.stack(columns, axis=0)  # (n_in or n_out, *other)
-    if axis_first_in:  # rows: jacrev stacks one gradient per output element
-        return wnp.reshape(stacked, out_shape + in_shape)
-    return wnp.reshape(wnp.moveaxis(stacked, 0, -1), out_shape + in_shape)
+    seeds, results = (outs, ins) if rows_are_outputs else (ins, outs)
+    blocks = [[None] * len(ins) for _ in outs]
+    for j, basis in _basis_batches(seeds):
+        if basis.shape[0] == 0:
+            stacked = [wnp.zeros((0,) + _shape_dtype(r)[0], _shape_dtype(r)[1]) for r in results]
+        else:
+            stacked = _apply_to_basis(fn, seeds, j, basis)
+        seed_shape = _shape_dtype(seeds[j])[0]
+        for m, r in enumerate(stacked):
+            if rows_are_outputs:  # (n_out_j, *in_m) -> out_j.shape + in_m.shape
+                blocks[j][m] = wnp.reshape(r, seed_shape + _shape_dtype(ins[m])[0])
+            else:  # (n_in_j, *out_m) -> out_m.shape + in_j.shape
+                moved = wnp.moveaxis(r, 0, -1) if np.ndim(raw_value(r)) > 1 else r
+                blocks[m][j] = wnp.reshape(moved, _shape_dtype(outs[m])[0] + seed_shape)
+    return blocks
+
+
+def _assemble(blocks, in_tree, out_tree, single):
+    """Arrange Jacobian blocks: output structure outside, argument structure inside (a
+    tuple over argnums, unwrapped for an int argnums)."""
+    per_out = []
+    for row in blocks:
+        by_arg = tree_unflatten(in_tree, row)
+        per_out.append(by_arg[0] if single else by_arg)
+    return tree_unflatten(out_tree, per_out)
 
 
 def jacfwd(f, argnums=0, has_aux=False):
-    """Jacobian by forward mode: one linearised JVP per input element. The Jacobian of an
-    output of shape S with respect to an input of shape T has shape S + T; pytrees give
-    nested pytrees (output structure outside, input structure inside)."""
+    """Jacobian by forward mode: `f` is linearised once, then the tangents of all input
+    elements are pushed through in one vectorised (vmap) sweep. The Jacobian of an output of
+    shape S with respect to an input of shape T has shape S + T; pytrees give nested pytrees
+    (output structure outside, input structure inside)."""
 
     @functools.wraps(f)
     def jacfwd_f(*args, **kwargs):
@@ -381,35 +426,21 @@ def jacfwd(f, argnums=0, has_aux=False):
         in_flat, in_tree = tree_flatten(diff_args)
         in_flat = [_as_array(x) for x in in_flat]
         out_flat, out_tree = tree_flatten(out)
-        cols = [[[] for _ in in_flat] for _ in out_flat]
-        for i, _, ts in _basis(in_flat):
-            t_out = tree_flatten(f_jvp(*tree_unflatten(in_tree, ts)))[0]
-            for k, t in enumerate(t_out):
-                cols[k][i].append(t)
-        jac = _assemble(cols, out_flat, in_flat, in_tree, out_tree, False, single)
+        out_flat = [_as_array(o) for o in out_flat]
+
+        def push(*tangents):
+            return tree_flatten(f_jvp(*tree_unflatten(in_tree, list(tangents))))[0]
+
+        blocks = _jacobian_blocks(push, in_flat, out_flat, rows_are_outputs=False)
+        jac = _assemble(blocks, in_tree, out_tree, single)
         return (jac, aux_box[0]) if has_aux else jac
 
     return jacfwd_f
 
 
-def _assemble(cols, out_flat, in_flat, in_tree, out_tree, axis_first_in, single):
-    """Arrange Jacobian blocks: output structure outside, argument structure inside (a
-    tuple over argnums, unwrapped for an int argnums)."""
-    per_out = []
-    for k, o in enumerate(out_flat):
-        o_shape = _shape_dtype(o)[0]
-        blocks = [
-            _stack_columns(cols[k][i], o_shape, _shape_dtype(x)[0], axis_first_in)
-            for i, x in enumerate(in_flat)
-        ]
-        by_arg = tree_unflatten(in_tree, blocks)
-        per_out.append(by_arg[0] if single else by_arg)
-    return tree_unflatten(out_tree, per_out)
-
-
 def jacrev(f, argnums=0, has_aux=False):
-    """Jacobian by reverse mode: one VJP per output element over a single recorded pass.
-    Shapes as in jacfwd."""
+    """Jacobian by reverse mode: `f` is recorded once, then the cotangents of all output
+    elements are pulled back in one vectorised (vmap) sweep. Shapes as in jacfwd."""
 
     @functools.wraps(f)
     def jacrev_f(*args, **kwargs):
@@ -422,12 +453,12 @@ def jacrev(f, argnums=0, has_aux=False):
         in_flat = [_as_array(x) for x in in_flat]
         out_flat, out_tree = tree_flatten(out)
         out_flat = [_as_array(o) for o in out_flat]
-        rows = [[[] for _ in in_flat] for _ in out_flat]
-        for k, _, cts in _basis(out_flat):
-            grads = tree_flatten(pullback(tree_unflatten(out_tree, cts)))[0]
-            for i, g in enumerate(grads):
-                rows[k][i].append(g)
-        jac = _assemble(rows, out_flat, in_flat, in_tree, out_tree, True, single)
+
+        def pull(*cotangents):
+            return tree_flatten(pullback(tree_unflatten(out_tree, list(cotangents))))[0]
+
+        blocks = _jacobian_blocks(pull, in_flat, out_flat, rows_are_outputs=True)
+        jac = _assemble(blocks, in_tree, out_tree, single)
         return (jac, result[2]) if has_aux else jac
 
     return jacrev_f
@@ -447,6 +478,7 @@ def hvp(f, primals, tangents):
 
 
 stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False)
+stop_gradient_p.batch = batch_elementwise
 
 
 def stop_gradient(x):
