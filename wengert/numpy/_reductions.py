@@ -195,8 +195,8 @@ def_jvp(_prod_last_p, lambda t, ans, x: sum(t * _prod_of_others(x), axis=-1))
 def_vjp(_prod_last_p, lambda g, ans, x: expand_dims(g, -1) * _prod_of_others(x))
 
 
-def cumsum(a, axis=None, dtype=None):
-    """Differentiable `numpy.cumsum`."""
+def _cumulative(prim, a, axis, dtype):
+    """NumPy's cumulative-operation arguments: axis None flattens; `dtype` casts first."""
     if axis is None:
         a = reshape(a, (-1,))
         axis = 0
@@ -204,7 +204,12 @@ def cumsum(a, axis=None, dtype=None):
         from ._constructors import astype
 
         a = astype(a, dtype)
-    return cumsum_p.bind(a, axis=int(axis) % builtins.max(np.ndim(raw_value(a)), 1))
+    return prim.bind(a, axis=int(axis) % builtins.max(np.ndim(raw_value(a)), 1))
+
+
+def cumsum(a, axis=None, dtype=None):
+    """Differentiable `numpy.cumsum`."""
+    return _cumulative(cumsum_p, a, axis, dtype)
 
 
 def_linear(cumsum_p, lambda g, ans, x, axis: flip(cumsum(flip(g, axis), axis=axis), axis))
@@ -213,14 +218,7 @@ def_linear(cumsum_p, lambda g, ans, x, axis: flip(cumsum(flip(g, axis), axis=axi
 def cumprod(a, axis=None, dtype=None):
     """Differentiable `numpy.cumprod`. (Its reverse rule divides by the input, so it is
     undefined where an element is exactly zero.)"""
-    if axis is None:
-        a = reshape(a, (-1,))
-        axis = 0
-    if dtype is not None:
-        from ._constructors import astype
-
-        a = astype(a, dtype)
-    return cumprod_p.bind(a, axis=int(axis) % builtins.max(np.ndim(raw_value(a)), 1))
+    return _cumulative(cumprod_p, a, axis, dtype)
 
 
 def_jvp(cumprod_p, lambda t, ans, x, axis: ans * cumsum(t / x, axis=axis))

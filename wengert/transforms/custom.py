@@ -160,7 +160,41 @@ def_jvp_multi(custom_vjp_call_p, _custom_vjp_jvp)
 custom_vjp_call_p.vjps = _PerArgumentCotangent(_custom_vjp_cotangents)
 
 
-class custom_vjp:
+class _CustomRule:
+    """A function with a user-defined rule; calling it with traced arguments binds `prim`."""
+
+    prim = None
+    kind = ""
+    how_to_define = ""
+
+    def __init__(self, fun):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+
+    def __hash__(self):
+        return id(self)
+
+    def has_rule(self):
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"{self.kind}: {self.__name__} was called with keyword arguments "
+                f"{sorted(kwargs)}; pass them positionally (or close over static ones)."
+            )
+        if not self.has_rule():
+            raise TypeError(
+                f"{self.kind}: {self.__name__} has no rule yet; "
+                f"{self.how_to_define.format(name=self.__name__)} before calling it."
+            )
+        flat, in_tree = tree_flatten(args)
+        if self in getattr(_plain, "rules", ()) or not any(isinstance(x, Tracer) for x in flat):
+            return self.fun(*args)
+        return _bind_call(self.prim, _CallInfo(self, in_tree), args)
+
+
+class custom_vjp(_CustomRule):
     """Give a function a custom reverse-mode rule.
 
     >>> @custom_vjp
@@ -169,34 +203,20 @@ class custom_vjp:
     >>> clip_gradient.defvjp(lambda x: (x, None), lambda _, g: (wnp.clip(g, -1, 1),))
     """
 
+    prim = custom_vjp_call_p
+    kind = "custom_vjp"
+    how_to_define = "call {name}.defvjp(fwd, bwd)"
+
     def __init__(self, fun):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
+        super().__init__(fun)
         self.fwd = self.bwd = None
 
-    def __hash__(self):
-        return id(self)
+    def has_rule(self):
+        return self.fwd is not None
 
     def defvjp(self, fwd, bwd):
         self.fwd, self.bwd = fwd, bwd
         return self
-
-    def __call__(self, *args, **kwargs):
-        if kwargs:
-            raise TypeError(
-                f"custom_vjp: {self.__name__} was called with keyword arguments "
-                f"{sorted(kwargs)}; pass them positionally (or close over static ones)."
-            )
-        if self.fwd is None:
-            raise TypeError(
-                f"custom_vjp: {self.__name__} has no rule yet; call "
-                f"{self.__name__}.defvjp(fwd, bwd) before calling it."
-            )
-        if self in getattr(_plain, "rules", ()) or not any(
-            isinstance(x, Tracer) for x in tree_flatten(args)[0]
-        ):
-            return self.fun(*args)
-        return _bind_call(custom_vjp_call_p, _CallInfo(self, tree_flatten(args)[1]), args)
 
 
 # ---------------------------------------------------------------------------------------
@@ -239,7 +259,7 @@ def_jvp_multi(custom_jvp_call_p, _custom_jvp_jvp)
 custom_jvp_call_p.vjps = _PerArgumentCotangent(_custom_jvp_cotangents)
 
 
-class custom_jvp:
+class custom_jvp(_CustomRule):
     """Give a function a custom forward-mode rule (reverse mode transposes it).
 
     >>> @custom_jvp
@@ -251,26 +271,17 @@ class custom_jvp:
     ...     return log1pexp(x), t * expit(x)
     """
 
+    prim = custom_jvp_call_p
+    kind = "custom_jvp"
+    how_to_define = "decorate a rule with @{name}.defjvp"
+
     def __init__(self, fun):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
+        super().__init__(fun)
         self.jvp_rule = None
+
+    def has_rule(self):
+        return self.jvp_rule is not None
 
     def defjvp(self, jvp_rule):
         self.jvp_rule = jvp_rule
         return jvp_rule
-
-    def __call__(self, *args, **kwargs):
-        if kwargs:
-            raise TypeError(
-                f"custom_jvp: {self.__name__} was called with keyword arguments "
-                f"{sorted(kwargs)}; pass them positionally (or close over static ones)."
-            )
-        if self.jvp_rule is None:
-            raise TypeError(
-                f"custom_jvp: {self.__name__} has no rule yet; decorate a rule with "
-                f"@{self.__name__}.defjvp before calling it."
-            )
-        if not any(isinstance(x, Tracer) for x in tree_flatten(args)[0]):
-            return self.fun(*args)
-        return _bind_call(custom_jvp_call_p, _CallInfo(self, tree_flatten(args)[1]), args)
