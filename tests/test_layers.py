@@ -36,7 +36,7 @@ def _imported_packages(path):
                     yield tuple(base + [alias.name])
             else:
                 yield tuple(target)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("wengert."):
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wengert."):
             yield tuple(node.module.split(".")[1:])
 
 

@@ -26,8 +26,6 @@ from .tensor import (  # noqa: F401
     tensor,
 )
 from .testing import check_grads, numerical_grad  # noqa: F401
-from .transforms.batching import vmap  # noqa: F401
-from .transforms.custom import custom_jvp, custom_vjp  # noqa: F401
 from .transforms.api import (  # noqa: F401
     grad,
     hessian,
@@ -40,5 +38,7 @@ from .transforms.api import (  # noqa: F401
     value_and_grad,
     vjp,
 )
+from .transforms.batching import vmap  # noqa: F401
+from .transforms.custom import custom_jvp, custom_vjp  # noqa: F401
 
 __version__ = "0.1.0"

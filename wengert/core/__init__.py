@@ -1,13 +1,13 @@
 """Core: primitives, tracers, traces and pytrees. Knows nothing of NumPy's function names."""
 
 from .primitive import (
-    batch_elementwise,
     DifferentiationError,
     EscapedTracerError,
     Primitive,
     ShapedArray,
     Trace,
     Tracer,
+    batch_elementwise,
     def_elementwise,
     def_jvp,
     def_jvp_multi,

@@ -6,28 +6,37 @@ value dispatches here or raises a clear error, never silently drops a derivative
 """
 
 import numpy as _np
-from numpy import (  # noqa: F401 - dtypes and constants, as in NumPy
+from numpy import (  # noqa: F401 - dtypes and constants, as in NumPy  # noqa: F401
     bool_,
     complex64,
     complex128,
+    dtype,
     e,
     euler_gamma,
+    finfo,
     float16,
     float32,
     float64,
+    iinfo,
     inf,
     int8,
     int16,
     int32,
     int64,
     nan,
+    ndarray,
     newaxis,
     pi,
+    promote_types,
+    random,  # noqa: F401 - NumPy's random numbers (constants, no derivative)
+    result_type,
     uint8,
 )
-from numpy import dtype, finfo, iinfo, ndarray, result_type, promote_types  # noqa: F401
-from numpy import random  # noqa: F401 - NumPy's random numbers (constants, no derivative)
 
+from . import (
+    _batching,  # noqa: F401,E402 - the batching table, after every primitive
+    linalg,  # noqa: F401,E402
+)
 from ._array_methods import ArrayMethods  # noqa: F401
 from ._constructors import *  # noqa: F401,F403
 from ._constructors import astype  # noqa: F401
@@ -39,8 +48,6 @@ from ._products import *  # noqa: F401,F403
 from ._reductions import *  # noqa: F401,F403
 from ._reductions import all, any, max, min, sum  # noqa: F401,A004
 from ._shape import *  # noqa: F401,F403
-from . import linalg  # noqa: F401,E402
-from . import _batching  # noqa: F401,E402 - the batching table, after every primitive
 
 float_ = float64
 complex_ = complex128

@@ -232,7 +232,9 @@ def _matmul(prim, args, batched):
 
 def _einsum(prim, args, batched, in_labels, out_labels, **params):
     new = 1 + max([max(labels, default=-1) for labels in in_labels] + [-1])
-    in_labels = tuple((new,) + tuple(lab) if b else tuple(lab) for lab, b in zip(in_labels, batched))
+    in_labels = tuple(
+        (new,) + tuple(lab) if b else tuple(lab) for lab, b in zip(in_labels, batched)
+    )
     return prim.bind(*args, in_labels=in_labels, out_labels=(new,) + tuple(out_labels), **params)
 
 

@@ -71,7 +71,9 @@ def getitem(x, idx):
     return getitem_p.bind(x, idx=_static_index(idx))
 
 
-def_linear(getitem_p, lambda g, ans, x, idx: scatter_p.bind(g, idx=idx, shape=np.shape(raw_value(x))))
+def_linear(
+    getitem_p, lambda g, ans, x, idx: scatter_p.bind(g, idx=idx, shape=np.shape(raw_value(x)))
+)
 def_linear(scatter_p, lambda g, ans, x, idx, shape: getitem(g, idx))
 getitem_p.vjp_uses_ans = scatter_p.vjp_uses_ans = False
 

@@ -13,9 +13,9 @@ import numpy as np
 import scipy.special as sc
 
 from .. import numpy as wnp
-from ..numpy._batching import batch_reduction
 from ..core import Primitive, def_elementwise, raw_value
 from ..core.backend import array_module, is_inexact
+from ..numpy._batching import batch_reduction
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)

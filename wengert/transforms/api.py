@@ -75,7 +75,8 @@ def _record(f, primals, transform):
         _check_differentiable_input(transform, f, i, x)
     with ReverseTrace() as trace:
         leaves = [Node.new_leaf() for _ in flat]
-        out = f(*tree_unflatten(in_tree, [ReverseTracer(trace, x, n) for x, n in zip(flat, leaves)]))
+        tracers = [ReverseTracer(trace, x, n) for x, n in zip(flat, leaves)]
+        out = f(*tree_unflatten(in_tree, tracers))
     return trace, flat, in_tree, leaves, out
 
 
@@ -192,14 +193,20 @@ def value_and_grad(f, argnums=0, has_aux=False):
                 _check_differentiable_input("grad", f, i, _as_array(leaf))
         result = vjp(f_partial, *diff_args, has_aux=has_aux)
         out, pullback = result[0], result[1]
-        value = raw_value(out) if not isinstance(out, Tracer) else out
-        shape, dtype = _shape_dtype(out) if hasattr(raw_value(out), "dtype") else ((), None)
-        if not hasattr(raw_value(out), "shape") or shape != ():
+        out_raw = raw_value(out)
+        if not hasattr(out_raw, "dtype"):
+            out_raw = np.asarray(out_raw)  # a Python number: a constant output
+            if out_raw.dtype == object:
+                raise TypeError(
+                    f"grad: {_fun_name(f)} must return a scalar array, but it returned a "
+                    f"{type(out).__name__}. Return the loss alone (or use has_aux=True)."
+                )
+        shape, dtype = np.shape(out_raw), out_raw.dtype
+        if shape != ():
             raise TypeError(
                 f"grad: {_fun_name(f)} must return a scalar (a 0-d array), but it returned "
-                f"{'shape ' + str(shape) if hasattr(raw_value(out), 'shape') else type(out).__name__}"
-                ". Use jacrev/jacfwd for a Jacobian, or vjp with a cotangent for a "
-                "vector-Jacobian product."
+                f"shape {shape}. Use jacrev/jacfwd for a Jacobian, or vjp with a cotangent "
+                "for a vector-Jacobian product."
             )
         if not is_inexact(dtype) or dtype.kind == "c":
             raise TypeError(
@@ -209,7 +216,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
             )
         grads = pullback(np.ones((), dtype=dtype))
         grads = grads[0] if single else grads
-        value = out if isinstance(out, Tracer) else value
+        value = out
         return ((value, result[2]) if has_aux else value), grads
 
     return value_and_grad_f
@@ -328,7 +335,9 @@ def linearize(f, *primals):
                 continue
             t_out = node.prim.jvp(ts, node.ans, *node.args, **node.params)
             if node.prim.multiple_results:
-                tan[node] = [None if t is None else fit_tangent(t, a) for t, a in zip(t_out, node.ans)]
+                tan[node] = [
+                    None if t is None else fit_tangent(t, a) for t, a in zip(t_out, node.ans)
+                ]
             elif t_out is not None:
                 tan[node] = fit_tangent(t_out, node.ans)
         outs = []

@@ -52,7 +52,8 @@ class JVPTrace(Trace):
                 tangents.append(None)
         ans = prim.bind(*primals, **params)
         if prim.jvp is None:
-            raise prim.no_rule_error("jvp", next(i for i, t in enumerate(tangents) if t is not None))
+            first = next(i for i, t in enumerate(tangents) if t is not None)
+            raise prim.no_rule_error("jvp", first)
         t_out = prim.jvp(tangents, ans, *primals, **params)
         if prim.multiple_results:
             return tuple(
