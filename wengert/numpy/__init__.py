@@ -33,10 +33,8 @@ from numpy import (  # noqa: F401 - dtypes and constants, as in NumPy  # noqa: F
     uint8,
 )
 
-from . import (
-    _batching,  # noqa: F401,E402 - the batching table, after every primitive
-    linalg,  # noqa: F401,E402
-)
+# wnp.linalg, and the vmap rule table (which imports the modules whose primitives it covers).
+from . import _batching, linalg  # noqa: F401
 from ._array_methods import ArrayMethods  # noqa: F401
 from ._constructors import *  # noqa: F401,F403
 from ._constructors import astype  # noqa: F401

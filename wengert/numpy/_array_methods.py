@@ -5,15 +5,16 @@ NumPy functions applied to a traced value dispatch here too (`__array_ufunc__`,
 `__array_function__`), so `np.sin(x)` is differentiated like `wnp.sin(x)` instead of
 silently dropping the derivative."""
 
+import sys
+
 import numpy as np
 
 from ..core import raw_value
 
 
 def _wnp():
-    from .. import numpy as wnp
-
-    return wnp
+    # wengert.numpy imports this module, so it is looked up when first needed.
+    return sys.modules["wengert.numpy"]
 
 
 class ArrayMethods:

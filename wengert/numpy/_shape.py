@@ -88,14 +88,12 @@ def unbroadcast(g, shape):
     g_shape = np.shape(raw_value(g))
     if g_shape == shape:
         return g
-    from ._reductions import sum as _sum
-
     lead = len(g_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, d in enumerate(shape) if d == 1 and g_shape[i + lead] != 1
     )
     if axes:
-        g = _sum(g, axis=axes, keepdims=True)
+        g = _reductions.sum(g, axis=axes, keepdims=True)
     return reshape(g, shape)
 
 
@@ -417,6 +415,9 @@ def pad(array, pad_width, mode="constant", constant_values=0):
 def_jvp(pad_p, lambda t, ans, x, **params: pad_p.bind(t, **{**params, "constant_values": 0}))
 def_vjp(pad_p, _pad_transpose)
 
+
+# _reductions builds on this module; imported last, once every name here exists.
+from . import _reductions  # noqa: E402
 
 __all__ = [
     "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_arrays",

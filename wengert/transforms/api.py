@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 
+from .. import numpy as wnp
 from ..core import (
     Primitive,
     Tracer,
@@ -61,8 +62,6 @@ def _shape_dtype(x):
 
 
 def _zeros_like(x):
-    from .. import numpy as wnp
-
     return wnp.zeros_like(x)
 
 
@@ -137,8 +136,6 @@ def vjp(f, *primals, has_aux=False):
                         f"vjp: cotangent {i} has dtype {c_dtype} but output {i} of "
                         f"{_fun_name(f)} has dtype {o_dtype}."
                     )
-                from .. import numpy as wnp
-
                 c = wnp.astype(c, o_dtype)
             if pos is not None:
                 seeds.append((pos[0], pos[1], c))
@@ -372,8 +369,6 @@ def _apply_to_basis(fn, like, i, basis):
     try:
         return vmap(fn, in_axes=axes)(*[basis if k == i else z for k, z in enumerate(zeros)])
     except BatchingError:
-        from .. import numpy as wnp
-
         rows = [fn(*[e if k == i else z for k, z in enumerate(zeros)]) for e in basis]
         return [wnp.stack([r[k] for r in rows]) if rows else None for k in range(len(rows[0]))]
 
@@ -382,8 +377,6 @@ def _jacobian_blocks(fn, ins, outs, rows_are_outputs):
     """blocks[k][i]: d out_k / d in_i with shape out_k.shape + in_i.shape. `fn` maps a basis
     element over `ins` (forward: tangents) or over `outs` (reverse: cotangents) to the flat
     list on the other side."""
-    from .. import numpy as wnp
-
     seeds, results = (outs, ins) if rows_are_outputs else (ins, outs)
     blocks = [[None] * len(ins) for _ in outs]
     for j, basis in _basis_batches(seeds):

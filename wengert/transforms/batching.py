@@ -8,6 +8,7 @@ import functools
 
 import numpy as np
 
+from .. import numpy as wnp
 from ..core import ShapedArray, Trace, Tracer, raw_value, tree_flatten, tree_unflatten
 from ..numpy._array_methods import ArrayMethods
 
@@ -64,14 +65,10 @@ class BatchTrace(Trace):
 
 
 def _moveaxis(x, source, destination):
-    from .. import numpy as wnp
-
     return x if source == destination else wnp.moveaxis(x, source, destination)
 
 
 def _broadcast_batch(x, size):
-    from .. import numpy as wnp
-
     return wnp.broadcast_to(wnp.expand_dims(x, 0), (size,) + np.shape(raw_value(x)))
 
 

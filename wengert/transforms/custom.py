@@ -19,6 +19,7 @@ import threading
 
 import numpy as np
 
+from .. import numpy as wnp
 from ..core import Primitive, Tracer, tree_flatten, tree_unflatten
 from ..core.primitive import def_jvp_multi
 
@@ -41,8 +42,6 @@ class _CallInfo:
 
 
 def _zeros_like(x):
-    from .. import numpy as wnp
-
     return wnp.zeros_like(x)
 
 
