@@ -55,7 +55,8 @@ class EagerTrace(Trace):
             return _wrap(ans, None, None)
         check_vjp_rules(prim, parents)
         node = Node(prim, params, args, ans, tuple(parents))
-        node.versions = versions
+        if prim.vjp_uses_args:
+            node.versions = versions
         if prim.multiple_results:
             return tuple(_wrap(a, node, k) for k, a in enumerate(ans))
         return _wrap(ans, node, None)
@@ -366,6 +367,8 @@ def _seed_for(fn, out, gradient, create_graph):
 
 
 def _check_versions(node):
+    if node.versions is None:
+        return
     for a, v in zip(node.args, node.versions):
         if v is not None and a._version != v:
             raise RuntimeError(
@@ -377,6 +380,8 @@ def _check_versions(node):
 
 
 def _raw_rule_inputs(node, ct):
+    if node.versions is None:  # the rules read only shapes
+        return [a.primal if isinstance(a, Tensor) else a for a in node.args], node.ans, ct
     args = []
     for a, v in zip(node.args, node.versions):
         if v is None:

@@ -17,6 +17,8 @@ Rules are written with differentiable operations, so they run on raw arrays for 
 derivative and on tracers for higher orders.
 """
 
+import dis
+import inspect
 import itertools
 import threading
 
@@ -139,7 +141,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "jvp", "vjps", "batch", "multiple_results", "differentiable",
-                 "vjp_uses_ans")
+                 "vjp_uses_ans", "vjp_uses_args")
 
     def __init__(self, name, impl, *, multiple_results=False, differentiable=True):
         self.name = name
@@ -149,7 +151,10 @@ class Primitive:
         self.batch = None
         self.multiple_results = multiple_results
         self.differentiable = differentiable
+        # Whether the reverse rules read the output / the arguments' values (not just their
+        # shapes): the eager tape guards only values that a rule will read.
         self.vjp_uses_ans = True
+        self.vjp_uses_args = True
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -182,17 +187,24 @@ class Primitive:
         )
 
 
-def _uses_name(fn, name):
-    """Whether function `fn` reads its parameter `name` (so a rule that ignores `ans` lets
-    the tape drop the saved output)."""
+def _reads(fn, names):
+    """Whether function `fn` reads any of the parameters `names`; a rule whose code is not
+    visible is assumed to."""
     code = getattr(fn, "__code__", None)
     if code is None:
         return True
-    import dis
-
     return any(
-        ins.opname.startswith("LOAD") and ins.argval == name for ins in dis.get_instructions(code)
+        ins.opname.startswith("LOAD") and ins.argval in names
+        for ins in dis.get_instructions(code)
     )
+
+
+def _argument_names(fn):
+    """The names of a rule's array arguments: its positional parameters after (g, ans)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_flags & inspect.CO_VARARGS:
+        return None
+    return set(code.co_varnames[2 : code.co_argcount])
 
 
 def def_jvp(prim, *rules):
@@ -236,7 +248,11 @@ def def_vjp(prim, *rules):
     """Give `prim` one reverse rule per argument: `rule(g, ans, *args, **params)` is the
     cotangent of that argument given output cotangent `g`; None marks no derivative."""
     prim.vjps = tuple(rules)
-    prim.vjp_uses_ans = any(r is not None and _uses_name(r, "ans") for r in rules)
+    prim.vjp_uses_ans = any(r is not None and _reads(r, {"ans"}) for r in rules)
+    prim.vjp_uses_args = any(
+        r is not None and (_argument_names(r) is None or _reads(r, _argument_names(r)))
+        for r in rules
+    )
 
 
 def def_elementwise(prim, *rules):
@@ -273,3 +289,4 @@ def def_linear(prim, transpose):
 
     def_jvp(prim, jvp)
     def_vjp(prim, transpose)
+    prim.vjp_uses_args = False  # a transpose reads only the argument's shape
