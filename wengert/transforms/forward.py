@@ -21,22 +21,30 @@ class JVPTracer(Tracer, ArrayMethods):
         return f"JVPTracer(primal={self.primal!r}, tangent={self.tangent!r})"
 
 
+def fit_to(x, like, reshape):
+    """A tangent or cotangent `x` made to match the value `like` it belongs to: reshaped by
+    `reshape(x, shape)` where the shapes differ (broadcast forwards, summed backwards), then
+    given like's dtype (the real part, for a real value)."""
+    if type(x) is np.ndarray and type(like) is np.ndarray:
+        if x.shape == like.shape and x.dtype == like.dtype:
+            return x  # the common case, kept cheap
+    like_raw = raw_value(like)
+    x_raw = raw_value(x)
+    shape = np.shape(like_raw)
+    if np.shape(x_raw) != shape:
+        x = reshape(x, shape)
+    dtype = getattr(like_raw, "dtype", None)
+    x_dtype = getattr(x_raw, "dtype", None)
+    if dtype is not None and x_dtype != dtype:
+        if dtype.kind != "c" and x_dtype is not None and x_dtype.kind == "c":
+            x = wnp.real(x)
+        x = wnp.astype(x, dtype)
+    return x
+
+
 def fit_tangent(t, ans):
     """Broadcast a tangent to its primal's shape and give it the primal's dtype."""
-    if type(t) is np.ndarray and type(ans) is np.ndarray:
-        if t.shape == ans.shape and t.dtype == ans.dtype:
-            return t  # the common case, kept cheap
-    ans_raw = raw_value(ans)
-    t_raw = raw_value(t)
-    shape = np.shape(ans_raw)
-    if np.shape(t_raw) != shape:
-        t = wnp.broadcast_to(t, shape)
-    dtype = getattr(ans_raw, "dtype", None)
-    t_dtype = getattr(t_raw, "dtype", None)
-    if dtype is not None and t_dtype != dtype:
-        t = wnp.real(t) if dtype.kind != "c" and t_dtype is not None and t_dtype.kind == "c" else t
-        t = wnp.astype(t, dtype)
-    return t
+    return fit_to(t, ans, wnp.broadcast_to)
 
 
 class JVPTrace(Trace):

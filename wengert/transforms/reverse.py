@@ -16,6 +16,7 @@ import numpy as np
 from .. import numpy as wnp
 from ..core import Trace, Tracer, raw_value
 from ..numpy._array_methods import ArrayMethods
+from .forward import fit_to
 
 
 class Node:
@@ -49,21 +50,7 @@ class Node:
 def fit_cotangent(ct, like):
     """Sum away broadcasting and match the dtype of the value the cotangent is for (the real
     part, for a real value)."""
-    if type(ct) is np.ndarray and type(like) is np.ndarray:
-        if ct.shape == like.shape and ct.dtype == like.dtype:
-            return ct  # the common case, kept cheap
-    like_raw = raw_value(like)
-    ct_raw = raw_value(ct)
-    shape = np.shape(like_raw)
-    if np.shape(ct_raw) != shape:
-        ct = wnp.unbroadcast(ct, shape)
-    dtype = getattr(like_raw, "dtype", None)
-    ct_dtype = getattr(ct_raw, "dtype", None)
-    if dtype is not None and ct_dtype != dtype:
-        if dtype.kind != "c" and ct_dtype is not None and ct_dtype.kind == "c":
-            ct = wnp.real(ct)
-        ct = wnp.astype(ct, dtype)
-    return ct
+    return fit_to(ct, like, wnp.unbroadcast)
 
 
 def toposort(roots):
