@@ -11,10 +11,9 @@ The same Node and backward pass serve the functional `vjp`/`grad` (ReverseTrace)
 eager `Tensor.backward()`.
 """
 
-import numpy as np
 
 from .. import numpy as wnp
-from ..core import Trace, Tracer, raw_value
+from ..core import Trace, Tracer
 from ..numpy._array_methods import ArrayMethods
 from .forward import fit_to
 
