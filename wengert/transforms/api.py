@@ -103,11 +103,17 @@ def _strip(trace, tree):
 def vjp(f, *primals, has_aux=False):
     """Evaluate `f(*primals)` and return `(out, vjp_fun)` (and `aux` with has_aux), where
     `vjp_fun(ct)` maps an output cotangent (a pytree like `out`) to a tuple of input
-    cotangents, one per primal.
+    cotangents, one per primal. `vjp_fun` may be called any number of times.
 
     >>> out, pullback = vjp(wnp.sin, 0.5)
     >>> pullback(1.0)  # (cos(0.5),)
     """
+    return _vjp(f, primals, has_aux, single_use=False)
+
+
+def _vjp(f, primals, has_aux, single_use):
+    """vjp; with `single_use`, the one backward pass frees each node's saved values as soon as
+    it is done with them (grad's case), which keeps peak memory down."""
     trace, flat, in_tree, leaves, out = _record(f, primals, "vjp")
     if has_aux:
         out, aux = out
@@ -139,7 +145,7 @@ def vjp(f, *primals, has_aux=False):
                 c = wnp.astype(c, o_dtype)
             if pos is not None:
                 seeds.append((pos[0], pos[1], c))
-        found = backward_pass(seeds, functional_rule_inputs) if seeds else {}
+        found = backward_pass(seeds, functional_rule_inputs, free=single_use) if seeds else {}
         cts = [found.get(leaf) for leaf in leaves]
         cts = [_zeros_like(x) if c is None else c for c, x in zip(cts, flat)]
         return tree_unflatten(in_tree, cts)
@@ -188,7 +194,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
         for i, a in zip(nums, diff_args):
             for leaf in tree_flatten(a)[0]:
                 _check_differentiable_input("grad", f, i, _as_array(leaf))
-        result = vjp(f_partial, *diff_args, has_aux=has_aux)
+        result = _vjp(f_partial, diff_args, has_aux, single_use=True)
         out, pullback = result[0], result[1]
         out_raw = raw_value(out)
         if not hasattr(out_raw, "dtype"):
