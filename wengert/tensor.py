@@ -34,12 +34,10 @@ class EagerTrace(Trace):
     def process(self, prim, args, params):
         record = state.grad_enabled
         vals = []
-        versions = []
         parents = []
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 vals.append(a.primal)
-                versions.append(a._version)
                 if record and a.requires_grad:
                     node = a._node
                     if node is None:
@@ -47,7 +45,6 @@ class EagerTrace(Trace):
                     parents.append((i, node, a._out_index))
             else:
                 vals.append(a)
-                versions.append(None)
         ans = prim.impl(*vals, **params)
         if not parents:
             if prim.multiple_results:
@@ -55,8 +52,8 @@ class EagerTrace(Trace):
             return _wrap(ans, None, None)
         check_vjp_rules(prim, parents)
         node = Node(prim, params, args, ans, tuple(parents))
-        if prim.vjp_uses_args:
-            node.versions = versions
+        if prim.vjp_uses_args:  # the versions of the values the reverse rules will read
+            node.versions = [a._version if isinstance(a, Tensor) else None for a in args]
         if prim.multiple_results:
             return tuple(_wrap(a, node, k) for k, a in enumerate(ans))
         return _wrap(ans, node, None)

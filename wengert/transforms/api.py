@@ -310,7 +310,7 @@ def linearize(f, *primals):
     trace, flat, in_tree, leaves, out = _record(f, primals, "linearize")
     out_primals, positions, out_tree = _unbox_outputs(trace, out)
     roots = [pos[0] for pos in positions if pos is not None]
-    order = list(toposort(roots))[::-1]
+    order = toposort(roots)[::-1]
 
     def f_jvp(*tangents):
         t_flat, t_tree = tree_flatten(tangents)

@@ -53,9 +53,10 @@ def fit_cotangent(ct, like):
 
 
 def toposort(roots):
-    """Nodes reachable from `roots`, each after every node that consumes it."""
+    """Nodes reachable from `roots` as a list, each after every node that consumes it."""
     pending = {}
-    stack = list(dict.fromkeys(roots))  # a node may be seeded twice (y, y returned)
+    roots = list(dict.fromkeys(roots))  # a node may be seeded twice (y, y returned)
+    stack = list(roots)
     seen = set(stack)
     while stack:
         node = stack.pop()
@@ -64,14 +65,17 @@ def toposort(roots):
             if parent not in seen:
                 seen.add(parent)
                 stack.append(parent)
-    ready = [r for r in dict.fromkeys(roots) if pending.get(r, 0) == 0]
+    ready = [r for r in roots if r not in pending]
+    order = []
     while ready:
         node = ready.pop()
-        yield node
+        order.append(node)
         for _, parent, _ in node.parents:
-            pending[parent] -= 1
-            if pending[parent] == 0:
+            left = pending[parent] - 1
+            pending[parent] = left
+            if left == 0:
                 ready.append(parent)
+    return order
 
 
 def _zeros_for(value):
@@ -92,11 +96,11 @@ def _accumulate(cts, node, k, ct):
 def backward_pass(seeds, rule_inputs, capture=None, free=False):
     """Propagate cotangents from `seeds` (a list of (node, output index or None, ct)).
 
-    `rule_inputs(node) -> (args, ans, wrap)` gives what the rules see for a node, and
-    `wrap(ct)` converts a computed cotangent (identity for the functional path).
-    `capture` is a dict whose keys are nodes whose total cotangent is wanted; leaves are
-    always captured into it. Returns the capture dict filled with cotangents (absent: zero).
-    With `free`, nodes release their saved values as soon as they are processed.
+    `rule_inputs(node, ct) -> (args, ans, ct)` gives what the rules see for a node (raw
+    values, or Tensors that record a differentiable backward pass). `capture` is a dict
+    whose keys are nodes whose total cotangent is wanted; leaves are always captured into it.
+    Returns the capture dict filled with cotangents (absent: zero). With `free`, nodes
+    release their saved values as soon as they are processed.
     """
     capture = {} if capture is None else capture
     cts = {}
@@ -127,9 +131,12 @@ def backward_pass(seeds, rule_inputs, capture=None, free=False):
         vjps = node.prim.vjps
         params = node.params
         for argnum, parent, k in node.parents:
-            rule = vjps[argnum]
-            ct_arg = rule(g, ans, *args, **params)
-            _accumulate(cts, parent, k, fit_cotangent(ct_arg, args[argnum]))
+            ct_arg = fit_cotangent(vjps[argnum](g, ans, *args, **params), args[argnum])
+            if k is None:  # the common single-output case of _accumulate, inlined
+                prev = cts.get(parent)
+                cts[parent] = ct_arg if prev is None else prev + ct_arg
+            else:
+                _accumulate(cts, parent, k, ct_arg)
         if free:
             node.free()
     return capture
