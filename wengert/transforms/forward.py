@@ -53,14 +53,18 @@ class JVPTrace(Trace):
     def process(self, prim, args, params):
         primals = []
         tangents = []
+        lower = False  # does any argument belong to an enclosing transform?
         for a in args:
             if type(a) is JVPTracer and a._trace is self:
-                primals.append(a.primal)
+                a_primal = a.primal
+                primals.append(a_primal)
                 tangents.append(a.tangent)
+                lower = lower or isinstance(a_primal, Tracer)
             else:
                 primals.append(a)
                 tangents.append(None)
-        ans = prim.bind(*primals, **params)
+                lower = lower or isinstance(a, Tracer)
+        ans = prim.bind(*primals, **params) if lower else prim.impl(*primals, **params)
         if prim.jvp is None:
             first = next(i for i, t in enumerate(tangents) if t is not None)
             raise prim.no_rule_error("jvp", first)

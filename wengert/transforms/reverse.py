@@ -175,13 +175,17 @@ class ReverseTrace(Trace):
     def process(self, prim, args, params):
         vals = []
         parents = []
+        lower = False  # does any argument belong to an enclosing transform?
         for i, a in enumerate(args):
             if type(a) is ReverseTracer and a._trace is self:
-                vals.append(a.primal)
+                a_primal = a.primal
+                vals.append(a_primal)
                 parents.append((i, a.node, a.out_index))
+                lower = lower or isinstance(a_primal, Tracer)
             else:
                 vals.append(a)
-        ans = prim.bind(*vals, **params)
+                lower = lower or isinstance(a, Tracer)
+        ans = prim.bind(*vals, **params) if lower else prim.impl(*vals, **params)
         check_vjp_rules(prim, parents)
         node = Node(prim, params, vals, ans, tuple(parents))
         if prim.multiple_results:
