@@ -68,35 +68,36 @@ def _node_handlers(x):
     return handlers
 
 
+def _flatten_into(x, leaves, is_leaf):
+    if is_leaf is not None and is_leaf(x):
+        leaves.append(x)
+        return LEAF
+    handlers = _node_handlers(x)
+    if handlers is None:
+        leaves.append(x)
+        return LEAF
+    children, aux = handlers[0](x)
+    return PyTreeDef(type(x), aux, tuple(_flatten_into(c, leaves, is_leaf) for c in children))
+
+
 def tree_flatten(tree, is_leaf=None):
     """Return (leaves, treedef)."""
+    # Module-level recursion: a nested function that calls itself would be a reference cycle
+    # holding every leaf (and a transform's whole tape) until the cyclic collector runs.
     leaves = []
+    return leaves, _flatten_into(tree, leaves, is_leaf)
 
-    def visit(x):
-        if is_leaf is not None and is_leaf(x):
-            leaves.append(x)
-            return LEAF
-        handlers = _node_handlers(x)
-        if handlers is None:
-            leaves.append(x)
-            return LEAF
-        children, aux = handlers[0](x)
-        return PyTreeDef(type(x), aux, tuple(visit(c) for c in children))
 
-    return leaves, visit(tree)
+def _build(node, leaves):
+    if node.node_type is None:
+        return next(leaves)
+    children = [_build(c, leaves) for c in node.children]
+    return _registry[node.node_type][1](node.aux, children)
 
 
 def tree_unflatten(treedef, leaves):
     """Rebuild a pytree of structure `treedef` from a sequence of leaves."""
-    it = iter(leaves)
-
-    def build(node):
-        if node.node_type is None:
-            return next(it)
-        children = [build(c) for c in node.children]
-        return _registry[node.node_type][1](node.aux, children)
-
-    return build(treedef)
+    return _build(treedef, iter(leaves))
 
 
 def tree_leaves(tree):
