@@ -304,3 +304,23 @@ def test_threads_do_not_interfere():
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def test_survey_example_forward_mode_on_tensors():
+    # Forward mode through the same Tensors: jvp with Tensor primals.
+    x1, x2 = wg.tensor(2.0), wg.tensor(5.0)
+    value, tangent = wg.jvp(
+        lambda a, b: wnp.log(a) + a * b - wnp.sin(b), (x1, x2), (wg.tensor(1.0), wg.tensor(0.0))
+    )
+    assert abs(value.item() - 11.652071455223084) < 1e-12
+    assert abs(tangent.item() - 5.5) < 1e-12
+
+
+def test_at_updates_on_plain_arrays_and_tensors():
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(wnp.at(x)[[0, 0]].add(1.0), [3.0, 2.0, 3.0])
+    t = wg.tensor(x, requires_grad=True)
+    y = t.at[[0, 0]].add(t[1]) * t
+    y.sum().backward()
+    # y = [x0 + 2 x1, x1, x2] * x  ->  dy/dx = [2 x0 + 2 x1, 2 x0 + 2 x1, 2 x2]
+    np.testing.assert_allclose(t.grad.numpy(), [6.0, 6.0, 6.0])

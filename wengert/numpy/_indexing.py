@@ -162,6 +162,13 @@ class IndexUpdateHelper:
         return _IndexUpdateRef(self.array, index)
 
 
+def at(x):
+    """`wnp.at(x)[idx].set(v)` / `.add(v)` / ...: immutable indexed updates for any array.
+    Traced values and Tensors also have `x.at[idx]`; a plain NumPy array does not, so code
+    that must also run on plain arrays (e.g. under check_grads) uses this form."""
+    return IndexUpdateHelper(x)
+
+
 def take(a, indices, axis=None, mode=None):
     """Differentiable `numpy.take` (mode 'raise', 'wrap' or 'clip')."""
     indices = np.asarray(raw_value(indices))
@@ -278,6 +285,7 @@ def searchsorted(a, v, side="left", sorter=None):
 
 
 __all__ = [
-    "IndexUpdateHelper", "argsort", "getitem", "put_along_axis_add", "reshape", "searchsorted",
+    "IndexUpdateHelper",
+    "at", "argsort", "getitem", "put_along_axis_add", "reshape", "searchsorted",
     "sort", "take", "take_along_axis", "unbroadcast",
 ]
