@@ -284,3 +284,84 @@ class custom_jvp(_CustomRule):
     def defjvp(self, jvp_rule):
         self.jvp_rule = jvp_rule
         return jvp_rule
+
+
+# ---------------------------------------------------------------------------------------
+# vmap of a custom call: a new custom function over the flat arguments whose function and
+# rules are the vmapped originals, bound one level down; its outputs keep the original
+# structure, so the call being batched reads them as its own.
+
+
+def _batch_custom_call(prim, args, batched, info):
+    from .batching import vmap
+
+    axes = tuple(0 if b else None for b in batched)
+    rule, in_tree = info.rule, info.in_tree
+
+    def unflat(xs):
+        return tree_unflatten(in_tree, list(xs))
+
+    def plain(fn):
+        # Rules often call the decorated function itself; one level down it runs plain.
+        def call(*xs):
+            with _plain_calls(rule):
+                return fn(*xs)
+
+        return call
+
+    fun = vmap(plain(lambda *xs: rule.fun(*unflat(xs))), in_axes=axes)
+    if prim is custom_vjp_call_p:
+        batched_rule = custom_vjp(fun)
+        batched_rule.defvjp(
+            vmap(plain(lambda *xs: rule.fwd(*unflat(xs))), in_axes=axes),
+            _batched_bwd(rule, in_tree, args, batched),
+        )
+    else:
+        batched_rule = custom_jvp(fun)
+
+        def one_jvp(*primals_tangents):
+            n = len(primals_tangents) // 2
+            return rule.jvp_rule(unflat(primals_tangents[:n]), unflat(primals_tangents[n:]))
+
+        def batched_jvp(primals, tangents):
+            return vmap(plain(one_jvp), in_axes=axes + axes)(*primals, *tangents)
+
+        batched_rule.defjvp(batched_jvp)
+    inner = _CallInfo(batched_rule, tree_flatten(tuple(args))[1])
+    lower = any(isinstance(a, Tracer) for a in args)
+    results = prim.bind(*args, info=inner) if lower else prim.impl(*args, info=inner)
+    info.out_tree, info.res_tree, info.n_out = inner.out_tree, inner.res_tree, inner.n_out
+    return results
+
+
+def _batched_bwd(rule, in_tree, args, batched):
+    """The vmapped bwd over flat arguments: None cotangents become zeros of one example's
+    shape, and the cotangent of an unbatched argument is summed over the batch."""
+    from .batching import vmap
+
+    example_shapes = [
+        (np.shape(a)[1:] if b else np.shape(a), getattr(a, "dtype", None))
+        for a, b in zip(args, batched)
+    ]
+
+    def one_example(residuals, g):
+        cts = rule.bwd(residuals, g)
+        per_arg = [
+            tree_map_none(c, a) if c is not None else None
+            for c, a in zip(cts, tree_unflatten(in_tree, [None] * len(args)))
+        ]
+        flat = tree_flatten(tuple(per_arg), is_leaf=lambda v: v is None)[0]
+        return tuple(
+            wnp.zeros(shape, dtype) if c is None else c
+            for c, (shape, dtype) in zip(flat, example_shapes)
+        )
+
+    def bwd(residuals, g):
+        cts = vmap(one_example)(residuals, g)
+        return tuple(c if b else wnp.sum(c, axis=0) for c, b in zip(cts, batched))
+
+    return bwd
+
+
+custom_vjp_call_p.batch = _batch_custom_call
+custom_jvp_call_p.batch = _batch_custom_call
