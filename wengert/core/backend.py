@@ -21,10 +21,3 @@ def array_module(x):
 def is_inexact(dtype):
     """Floating or complex: the dtypes that carry derivatives."""
     return np.dtype(dtype).kind in "fc"
-
-
-def result_dtype(x):
-    """The dtype of a raw value, tracer or Python scalar, by NumPy's rules."""
-    x = raw_value(x)
-    dt = getattr(x, "dtype", None)
-    return dt if dt is not None else np.result_type(x)

@@ -141,7 +141,7 @@ class Primitive:
     """
 
     __slots__ = ("name", "impl", "jvp", "vjps", "batch", "multiple_results", "differentiable",
-                 "vjp_uses_ans", "vjp_uses_args")
+                 "vjp_uses_args")
 
     def __init__(self, name, impl, *, multiple_results=False, differentiable=True):
         self.name = name
@@ -151,9 +151,8 @@ class Primitive:
         self.batch = None
         self.multiple_results = multiple_results
         self.differentiable = differentiable
-        # Whether the reverse rules read the output / the arguments' values (not just their
-        # shapes): the eager tape guards only values that a rule will read.
-        self.vjp_uses_ans = True
+        # Whether the reverse rules read the arguments' values (not just their shapes): the
+        # eager tape guards only values that a rule will read.
         self.vjp_uses_args = True
 
     def __repr__(self):
@@ -248,7 +247,6 @@ def def_vjp(prim, *rules):
     """Give `prim` one reverse rule per argument: `rule(g, ans, *args, **params)` is the
     cotangent of that argument given output cotangent `g`; None marks no derivative."""
     prim.vjps = tuple(rules)
-    prim.vjp_uses_ans = any(r is not None and _reads(r, {"ans"}) for r in rules)
     prim.vjp_uses_args = any(
         r is not None and (_argument_names(r) is None or _reads(r, _argument_names(r)))
         for r in rules

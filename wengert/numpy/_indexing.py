@@ -75,7 +75,6 @@ def_linear(
     getitem_p, lambda g, ans, x, idx: scatter_p.bind(g, idx=idx, shape=np.shape(raw_value(x)))
 )
 def_linear(scatter_p, lambda g, ans, x, idx, shape: getitem(g, idx))
-getitem_p.vjp_uses_ans = scatter_p.vjp_uses_ans = False
 
 # index_add is linear in both x and y; index_set is linear in (x, y) jointly.
 def_jvp(
@@ -98,7 +97,6 @@ def_vjp(
     lambda g, ans, x, y, idx: index_set_p.bind(g, 0, idx=idx),
     lambda g, ans, x, y, idx: unbroadcast(getitem(g, idx), np.shape(raw_value(y))),
 )
-index_add_p.vjp_uses_ans = index_set_p.vjp_uses_ans = False
 
 
 def _zeros_of(ans):
@@ -224,7 +222,6 @@ def_vjp(
     lambda ct, ans, g, ind, axis, shape: take_along_axis_p.bind(ct, ind, axis=axis),
     None,
 )
-take_along_axis_p.vjp_uses_ans = scatter_along_axis_p.vjp_uses_ans = False
 
 
 def take_along_axis(arr, indices, axis):

@@ -234,7 +234,6 @@ class _EinsumVJPs:
 
 def_jvp_multi(einsum_p, _einsum_jvp)
 einsum_p.vjps = _EinsumVJPs()
-einsum_p.vjp_uses_ans = False
 
 
 # ---------------------------------------------------------------------------------------

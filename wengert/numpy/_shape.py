@@ -233,7 +233,6 @@ class _SliceOfArgument:
 
 concatenate_p.jvp = _concatenate_jvp
 concatenate_p.vjps = _SliceOfArgument()
-concatenate_p.vjp_uses_ans = False
 
 
 def stack(arrays, axis=0):
