@@ -12,6 +12,8 @@ eager `Tensor.backward()`.
 """
 
 
+import numpy as np
+
 from .. import numpy as wnp
 from ..core import Trace, Tracer
 from ..numpy._array_methods import ArrayMethods
@@ -104,12 +106,14 @@ def backward_pass(seeds, rule_inputs, capture=None, free=False):
     """
     capture = {} if capture is None else capture
     cts = {}
+    owned = set()  # ids of sums this pass allocated and nothing else references yet
     for node, k, ct in seeds:
         _accumulate(cts, node, k, ct)
     for node in toposort([s[0] for s in seeds]):
         ct = cts.pop(node, None)
         if ct is None:
             continue
+        owned.discard(id(ct))
         if node.hooks:
             for hook in node.hooks:
                 replaced = hook(ct)
@@ -134,7 +138,15 @@ def backward_pass(seeds, rule_inputs, capture=None, free=False):
             ct_arg = fit_cotangent(vjps[argnum](g, ans, *args, **params), args[argnum])
             if k is None:  # the common single-output case of _accumulate, inlined
                 prev = cts.get(parent)
-                cts[parent] = ct_arg if prev is None else prev + ct_arg
+                if prev is None:
+                    cts[parent] = ct_arg
+                elif id(prev) in owned and type(ct_arg) is np.ndarray:
+                    prev += ct_arg  # a sum this pass made: add in place, no new array
+                else:
+                    total = prev + ct_arg
+                    if type(total) is np.ndarray:
+                        owned.add(id(total))
+                    cts[parent] = total
             else:
                 _accumulate(cts, parent, k, ct_arg)
         if free:
