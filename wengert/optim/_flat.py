@@ -1,0 +1,50 @@
+"""Pytrees and parameter lists as one flat vector, for the second-order optimisers, which do
+their linear algebra on a single vector."""
+
+import numpy as np
+
+from ..core import tree_flatten, tree_unflatten
+from ..tensor import Tensor, no_grad
+
+
+def ravel_pytree(tree):
+    """(flat vector of all leaves, function that rebuilds the tree from such a vector); each
+    leaf keeps its shape and dtype on the way back."""
+    leaves, treedef = tree_flatten(tree)
+    leaves = [np.asarray(x.primal if isinstance(x, Tensor) else x) for x in leaves]
+    shapes = [x.shape for x in leaves]
+    dtypes = [x.dtype for x in leaves]
+    flat = np.concatenate([x.ravel() for x in leaves]) if leaves else np.zeros(0)
+    ends = np.cumsum([x.size for x in leaves]).tolist()
+
+    def unravel(vector):
+        # Slicing and reshaping only, so that this also runs on tracers (inside wg.hvp).
+        out = []
+        for start, end, shape, dtype in zip([0] + ends, ends, shapes, dtypes):
+            piece = vector[start:end].reshape(shape)
+            out.append(piece if piece.dtype == dtype else piece.astype(dtype))
+        return tree_unflatten(treedef, out)
+
+    return flat, unravel
+
+
+def get_flat_params(params):
+    """The values of a list of Parameters as one vector."""
+    return ravel_pytree(list(params))[0]
+
+
+def set_flat_params(params, vector):
+    """Copy consecutive pieces of `vector` into a list of Parameters (in place, untracked)."""
+    offset = 0
+    with no_grad():
+        for p in params:
+            n = p.primal.size
+            p.copy_(vector[offset:offset + n].reshape(p.primal.shape))
+            offset += n
+
+
+def get_flat_grad(params):
+    """The `.grad` of a list of Parameters as one vector (zeros where a grad is None)."""
+    return np.concatenate([
+        (np.zeros_like(p.primal) if p.grad is None else np.asarray(p.grad.primal)).ravel()
+        for p in params])
