@@ -7,6 +7,8 @@ heavy modules inside the run function, so that `wengert --help` stays fast.
 """
 
 import argparse
+import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -21,15 +23,126 @@ def _run_demo(args):
 def _add_demo(subparsers):
     p = subparsers.add_parser(
         "demo",
-        help="a short tour: an evaluation trace, both API styles, a Hessian, gradient checks",
+        help="a short tour: an evaluation trace, both API styles, a Hessian, gradient checks, "
+        "a short training run",
         description="Print the evaluation trace of the worked example of Baydin et al. (2018) "
         "in forward and reverse mode, then the same gradient in the PyTorch and JAX styles, a "
-        "Hessian, gradient checks and higher-order derivatives. Takes a few seconds.",
+        "Hessian, gradient checks, higher-order derivatives and a few seconds of training an MLP "
+        "on handwritten digits (with scikit-learn installed). Takes a few seconds.",
     )
     p.set_defaults(run=_run_demo)
 
 
-SUBCOMMANDS = [_add_demo]
+def _run_train(args):
+    from .train.common import TrainingError, default_out
+
+    out = default_out(args.task) if args.out is None else args.out
+    try:
+        if args.task == "digits":
+            from .train import digits
+
+            digits.train(args.model, args.epochs, args.batch_size, args.lr, args.seed, out,
+                         args.resume)
+        else:
+            from .train import charlm
+
+            charlm.train(args.text, args.steps, args.context, args.batch_size, args.lr,
+                         args.seed, out, args.resume, args.sample_len, embed_dim=args.embed_dim,
+                         num_heads=args.heads, num_layers=args.layers)
+    except TrainingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. The last checkpoint is in {out}; continue with the same options "
+              "and --resume.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _add_common_train_options(p, batch_size, lr):
+    p.add_argument("--batch-size", type=_positive_int, default=batch_size, metavar="N",
+                   help=f"examples per step (default {batch_size})")
+    p.add_argument("--lr", type=_positive_float, default=lr, metavar="LR",
+                   help="peak learning rate" + (f" (default {lr:g})" if lr else
+                                                " (default: the model's tuned value)"))
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights and the batches (default 0)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="directory for the checkpoint, the final model (model.npz) and the "
+                        "curves (curves.png); default ./runs/<task>")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run whose checkpoint is in --out (same options)")
+
+
+def _add_train(subparsers):
+    p = subparsers.add_parser(
+        "train",
+        help="train a network: a CNN on 8x8 digits, or a character-level transformer",
+        description="Train a neural network with wengert.nn and wengert.optim, showing a "
+        "progress bar (tqdm, if installed) with the loss and the throughput, then a report; "
+        "the checkpoint, the final model and PNG curves (matplotlib, if installed) go to "
+        "--out. Stop with Ctrl-C and continue with --resume.",
+    )
+    tasks = p.add_subparsers(title="tasks", metavar="TASK", dest="task")
+
+    def run_without_task(args):
+        p.print_help()
+        return 2
+
+    p.set_defaults(run=run_without_task)
+
+    d = tasks.add_parser(
+        "digits", help="a small CNN (or MLP) on scikit-learn's 8x8 handwritten digits",
+        description="Train a small CNN (two 3x3 convolutions, max pooling, two linear layers) "
+        "or an MLP on the 1,797 8x8 digits bundled with scikit-learn (a fixed 80/20 "
+        "train/test split); the CNN reaches about 99% test accuracy in under a minute. "
+        "Needs scikit-learn.")
+    d.add_argument("--model", choices=("cnn", "mlp"), default="cnn",
+                   help="cnn (default) or mlp (64-256-256-10)")
+    d.add_argument("--epochs", type=_positive_int, default=None, metavar="N",
+                   help="passes over the training set (default: 40 for the CNN, 30 for the MLP)")
+    _add_common_train_options(d, batch_size=64, lr=None)
+    d.set_defaults(run=_run_train)
+
+    c = tasks.add_parser(
+        "charlm", help="a character-level transformer on the Python standard library's source",
+        description="Train a small causal transformer to predict the next character of a "
+        "text: by default the source of Python's standard library, or any UTF-8 file with "
+        "--text. Prints the training and validation loss in nats per character next to the "
+        "unigram entropy of the text, and a generated sample.")
+    c.add_argument("--text", type=Path, default=None, metavar="PATH",
+                   help="a UTF-8 text file (default: the standard library's .py files)")
+    c.add_argument("--steps", type=_positive_int, default=1000, metavar="N",
+                   help="optimisation steps (default 1000, about 2.5 minutes on 2 cores)")
+    c.add_argument("--context", type=_positive_int, default=64, metavar="N",
+                   help="characters the model sees (default 64)")
+    c.add_argument("--sample-len", type=_positive_int, default=300, metavar="N",
+                   help="characters to generate at the end (default 300)")
+    c.add_argument("--embed-dim", type=_positive_int, default=128, metavar="N",
+                   help="model width (default 128)")
+    c.add_argument("--heads", type=_positive_int, default=4, metavar="N",
+                   help="attention heads (default 4)")
+    c.add_argument("--layers", type=_positive_int, default=2, metavar="N",
+                   help="transformer blocks (default 2)")
+    _add_common_train_options(c, batch_size=32, lr=3e-3)
+    c.set_defaults(run=_run_train)
+
+
+SUBCOMMANDS = [_add_demo, _add_train]
 
 
 def build_parser():
