@@ -8,6 +8,7 @@ Convolution and pooling use im2col: the padded input is cut into one strided sli
 kernel offset (a loop over the kernel, never over pixels), the slices are stacked into a
 patch array and a convolution is then one batched matrix product."""
 
+import functools
 import itertools
 import math
 
@@ -308,9 +309,9 @@ def _pad_widths(padding, kernel, dilation, stride, fname):
     return tuple((p, p) for p in _as_tuple(padding, nd, "padding", fname))
 
 
-def _windows(x, kernel, stride, dilation, pads, pad_value, fname):
-    """im2col: (N, C, *spatial) -> (N, C, prod(kernel), *out_spatial), one strided slice of the
-    padded input per kernel offset; also returns the output's spatial shape."""
+def _window_slices(x, kernel, stride, dilation, pads, pad_value, fname):
+    """One strided slice of the padded (N, C, *spatial) input per kernel offset, and the
+    output's spatial shape."""
     if any(p != (0, 0) for p in pads):
         x = wnp.pad(x, ((0, 0), (0, 0)) + tuple(pads), constant_values=pad_value)
     spatial = _shape(x)[2:]
@@ -327,7 +328,14 @@ def _windows(x, kernel, stride, dilation, pads, pad_value, fname):
         index = tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
                       for i, d, s, o in zip(offset, dilation, stride, out))
         slices.append(wnp.getitem(x, (slice(None), slice(None)) + index))
-    return wnp.stack(slices, axis=2), out
+    return slices, out
+
+
+def _windows(x, kernel, stride, dilation, pads, pad_value, fname, axis=2):
+    """im2col: (N, C, *spatial) -> (N, C, prod(kernel), *out_spatial) (the kernel axis at
+    `axis`); also returns the output's spatial shape."""
+    slices, out = _window_slices(x, kernel, stride, dilation, pads, pad_value, fname)
+    return wnp.stack(slices, axis=axis), out
 
 
 def _unbatched(x, nd, fname):
@@ -361,11 +369,20 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, nd, fname):
     stride = _as_tuple(stride, nd, "stride", fname)
     dilation = _as_tuple(dilation, nd, "dilation", fname)
     pads = _pad_widths(padding, kernel, dilation, stride, fname)
-    patches, out = _windows(x, kernel, stride, dilation, pads, 0, fname)
     k = math.prod(kernel)
-    cols = wnp.reshape(patches, (n, groups, c_group * k, math.prod(out)))
-    w = wnp.reshape(weight, (groups, c_out // groups, c_group * k))
-    y = wnp.reshape(wnp.matmul(w, cols), (n, c_out) + out)
+    if groups == 1:
+        # One large GEMM, (C_out, C k) @ (C k, N L): channels lead, so the stacked windows
+        # reshape to the column matrix without a copy.
+        x_cf = wnp.swapaxes(x, 0, 1)
+        patches, out = _windows(x_cf, kernel, stride, dilation, pads, 0, fname, axis=1)
+        cols = wnp.reshape(patches, (c * k, n * math.prod(out)))
+        y = wnp.matmul(wnp.reshape(weight, (c_out, c * k)), cols)
+        y = wnp.swapaxes(wnp.reshape(y, (c_out, n) + out), 0, 1)
+    else:
+        patches, out = _windows(x, kernel, stride, dilation, pads, 0, fname)
+        cols = wnp.reshape(patches, (n, groups, c_group * k, math.prod(out)))
+        w = wnp.reshape(weight, (groups, c_out // groups, c_group * k))
+        y = wnp.reshape(wnp.matmul(w, cols), (n, c_out) + out)
     if bias is not None:
         y = y + wnp.reshape(bias, (c_out,) + (1,) * nd)
     return y[0] if unbatched else y
@@ -383,7 +400,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(x, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
-def _pool_windows(x, kernel_size, stride, padding, dilation, pad_value, fname):
+def _pool_slices(x, kernel_size, stride, padding, dilation, pad_value, fname):
     kernel = _as_tuple(kernel_size, 2, "kernel_size", fname)
     stride = kernel if stride is None else _as_tuple(stride, 2, "stride", fname)
     dilation = _as_tuple(dilation, 2, "dilation", fname)
@@ -392,17 +409,18 @@ def _pool_windows(x, kernel_size, stride, padding, dilation, pad_value, fname):
         raise ValueError(
             f"{fname}: padding {padding} must be at most half the kernel size {kernel}."
         )
-    return _windows(x, kernel, stride, dilation, pads, pad_value, fname)[0], (
-        kernel, stride, dilation, pads)
+    slices, _ = _window_slices(x, kernel, stride, dilation, pads, pad_value, fname)
+    return slices, (kernel, stride, dilation, pads)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     """Maximum over each (dilated) window of (N, C, H, W) input; stride defaults to the
     kernel size and padding counts as -inf."""
     x, unbatched = _unbatched(x, 2, "max_pool2d")
-    windows, _ = _pool_windows(x, kernel_size, stride, padding, dilation, -np.inf,
-                               "max_pool2d")
-    y = wnp.max(windows, axis=2)
+    # A running elementwise maximum over the window's slices: cheaper than stacking the
+    # windows and reducing, in both directions (ties share the derivative either way).
+    slices, _ = _pool_slices(x, kernel_size, stride, padding, dilation, -np.inf, "max_pool2d")
+    y = functools.reduce(wnp.maximum, slices)
     return y[0] if unbatched else y
 
 
@@ -410,14 +428,15 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
     """Mean over each window of (N, C, H, W) input; stride defaults to the kernel size.
     Zero padding counts in the mean unless `count_include_pad=False`."""
     x, unbatched = _unbatched(x, 2, "avg_pool2d")
-    windows, (kernel, stride, dilation, pads) = _pool_windows(
+    slices, (kernel, stride, dilation, pads) = _pool_slices(
         x, kernel_size, stride, padding, 1, 0, "avg_pool2d")
+    total = functools.reduce(wnp.add, slices)
     if count_include_pad:
-        y = wnp.mean(windows, axis=2)
+        y = total / len(slices)
     else:
         ones = np.ones((1, 1) + _shape(x)[2:], dtype=raw_value(x).dtype)
         counts = _windows(ones, kernel, stride, dilation, pads, 0, "avg_pool2d")[0].sum(axis=2)
-        y = wnp.sum(windows, axis=2) / counts
+        y = total / counts
     return y[0] if unbatched else y
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core import (
     Primitive,
+    Tracer,
     batch_elementwise,
     def_elementwise,
     def_jvp,
@@ -235,10 +236,16 @@ fmin_p, fmin = _ufunc(np.fmin)
 
 
 def _select_share(t, mine, tie):
-    # Ties are rare (but real: relu at 0), so the common case is a single select.
-    if np.any(tie):
-        return where(mine, t, where(tie, t * 0.5, 0))
-    return where(mine, t, 0)
+    """t where this argument is the extremum, t/2 where it ties, 0 elsewhere. Without ties
+    (checked when the values are concrete) it is one select; with them the share is built
+    arithmetically, since a select between two arrays is slow with an irregular mask."""
+    if not isinstance(tie, Tracer) and not np.any(tie):
+        return where(mine, t, 0)
+    from ._constructors import astype
+
+    dtype = raw_value(t).dtype
+    share = astype(mine, dtype) + astype(tie, dtype) * 0.5
+    return where(logical_or(mine, tie), t * share, 0)
 
 
 def_elementwise(
