@@ -14,6 +14,8 @@ LAYERS = [
     ("numpy", "scipy"),
     ("transforms",),
     ("tensor", "testing", "extend"),
+    ("ir",),
+    ("nn", "optim", "data"),
 ]
 
 

@@ -16,6 +16,7 @@ from .core import (  # noqa: F401
     tree_structure,
     tree_unflatten,
 )
+from .ir import jit, make_graph  # noqa: F401
 from .tensor import (  # noqa: F401
     Tensor,
     autograd_grad,

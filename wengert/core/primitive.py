@@ -83,13 +83,15 @@ class Tracer:
 
 class ShapedArray:
     """What can be known of a value without its elements: shape and dtype. `raw_value` gives
-    one for a value seen through vmap, whose per-example elements do not exist."""
+    one for a value seen through vmap or jit, whose elements are not available there;
+    `context` names that transform in the error raised when elements are asked for."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("shape", "dtype", "context")
 
-    def __init__(self, shape, dtype):
+    def __init__(self, shape, dtype, context="vmap"):
         self.shape = tuple(shape)
         self.dtype = dtype
+        self.context = context
 
     @property
     def ndim(self):
@@ -106,13 +108,25 @@ class ShapedArray:
         return f"ShapedArray({self.shape}, {self.dtype})"
 
     def _concrete_needed(self, *args, **kwargs):
-        raise TypeError(
+        if self.context == "jit":
+            raise TracerValueError(
+                f"jit: a traced value ({self}) was used where a concrete value is needed (a "
+                "Python if/while, bool(), float(), int(), an index array, or a NumPy "
+                "function). Under jit only shapes and dtypes are known. Select with "
+                "wengert.numpy.where, use structured control flow (wg.cond / wg.while_loop "
+                "/ wg.scan, planned), or mark the argument static with static_argnums."
+            )
+        raise TracerValueError(
             f"a batched value ({self}) was used where its elements are needed (a Python if, "
             "bool(), float(), an index array, or a NumPy function). Under vmap each example's "
             "value is not available; use wengert.numpy.where for selections."
         )
 
     __array__ = __bool__ = __float__ = __int__ = __index__ = item = _concrete_needed
+
+
+class TracerValueError(TypeError):
+    """The elements of a value were needed where a transform knows only its shape."""
 
 
 def raw_value(x):

@@ -5,7 +5,7 @@ import builtins
 
 import numpy as np
 
-from ..core import Primitive, def_jvp, def_linear, def_vjp, raw_value
+from ..core import Primitive, ShapedArray, def_jvp, def_linear, def_vjp, raw_value
 from ._elementwise import equal, sqrt, where
 from ._shape import broadcast_to, expand_dims, flip, pad, reshape
 
@@ -142,7 +142,8 @@ def _exclusive_cumprod(x, axis, reverse):
     derivatives, so a log-depth scan of multiplications computes it instead."""
     if reverse:
         return flip(_exclusive_cumprod(flip(x, axis), axis, False), axis)
-    if np.all(raw_value(x) != 0):
+    values = raw_value(x)
+    if not isinstance(values, ShapedArray) and np.all(values != 0):
         return _shift_in_ones(cumprod(x, axis=axis), axis, 1)
     out = _shift_in_ones(x, axis, 1)
     step = 1

@@ -1,0 +1,124 @@
+"""`jit`: trace once per argument signature, optimise the graph, generate a Python function
+over the primitives' implementations, and cache it.
+
+Called with plain arrays, a jitted function runs its generated code (no tracing and no
+per-operation dispatch). Called with values of an enclosing transform (grad, jvp, vmap, an
+eager Tensor), it evaluates its cached graph operation by operation, so the transform sees
+and differentiates every operation: `grad(jit(f))`, `jit(grad(f))`, `vmap(jit(f))` and jit
+inside jit all work.
+"""
+
+import functools
+
+import numpy as np
+
+from ..core import Tracer, raw_value, tree_flatten, tree_unflatten
+from .codegen import compile_graph, eval_graph
+from .passes import optimize
+from .staging import example_value, trace_to_graph
+
+
+class Compiled:
+    """One cache entry: the optimised graph, its output structure and generated code."""
+
+    __slots__ = ("graph", "out_tree", "run", "source")
+
+    def __init__(self, graph, out_tree):
+        self.graph = graph
+        self.out_tree = out_tree
+        self.run, self.source = compile_graph(graph)
+
+
+def _signature(x):
+    r = raw_value(x)
+    if not hasattr(r, "dtype"):
+        r = np.asarray(r)
+    return np.shape(r), np.dtype(r.dtype).str
+
+
+def _static_key(value, fname, i):
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"jit: static argument {i} of {fname} must be hashable (it keys the cache), got "
+            f"{type(value).__name__}; pass a tuple instead of a list, or make it dynamic."
+        ) from None
+    return value
+
+
+def jit(fun=None, *, static_argnums=(), donate_argnums=()):
+    """Compile `fun` (usable as a decorator, with or without arguments). `static_argnums`:
+    positional arguments that are Python values the trace may branch on (each value traces
+    anew). `donate_argnums` is accepted for JAX compatibility; buffers are not reused yet.
+
+    >>> f = jit(lambda x: wnp.sum(wnp.sin(x) ** 2))
+    >>> f(np.ones(3)); f.graph(np.ones(3))  # the optimised IR
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 donate_argnums=donate_argnums)
+    static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    cache = {}
+    fname = getattr(fun, "__name__", "function")
+
+    def split(args, kwargs):
+        for i in static:
+            if i >= len(args):
+                raise ValueError(
+                    f"jit: static_argnums {i} is out of range for {fname} called with "
+                    f"{len(args)} positional arguments"
+                )
+        static_vals = tuple(_static_key(args[i], fname, i) for i in static)
+        dynamic = tuple(a for i, a in enumerate(args) if i not in static)
+        flat, in_tree = tree_flatten((dynamic, kwargs))
+        return static_vals, flat, in_tree
+
+    def rebuild(static_vals, dynamic, kwargs):
+        args, it_dyn, it_static = [], iter(dynamic), iter(static_vals)
+        for i in range(len(dynamic) + len(static_vals)):
+            args.append(next(it_static) if i in static else next(it_dyn))
+        return fun(*args, **kwargs)
+
+    def entry(static_vals, flat, in_tree):
+        key = (in_tree, tuple(_signature(x) for x in flat), static_vals)
+        found = cache.get(key)
+        if found is None:
+            examples = [example_value(x) if isinstance(x, Tracer) else (
+                x if hasattr(x, "dtype") else np.asarray(x)) for x in flat]
+
+            def traced(*leaves):
+                dynamic, kwargs = tree_unflatten(in_tree, list(leaves))
+                return rebuild(static_vals, dynamic, kwargs)
+
+            graph, out_tree = trace_to_graph(traced, examples, _leaves_tree(len(flat)))
+            found = cache[key] = Compiled(optimize(graph), out_tree)
+        return found
+
+    @functools.wraps(fun)
+    def jitted(*args, **kwargs):
+        static_vals, flat, in_tree = split(args, kwargs)
+        compiled = entry(static_vals, flat, in_tree)
+        if any(isinstance(x, Tracer) for x in flat):
+            outs = eval_graph(compiled.graph, flat)
+        else:
+            outs = compiled.run(*flat)
+        return tree_unflatten(compiled.out_tree, list(outs))
+
+    def graph(*args, **kwargs):
+        """The optimised graph that a call with these arguments runs."""
+        return entry(*split(args, kwargs)).graph
+
+    def source(*args, **kwargs):
+        """The generated Python source that a call with these arguments runs."""
+        return entry(*split(args, kwargs)).source
+
+    jitted.graph = graph
+    jitted.source = source
+    jitted.cache_size = lambda: len(cache)
+    return jitted
+
+
+def _leaves_tree(n):
+    """The tree of n positional leaves (trace_to_graph unflattens its inputs into args)."""
+    return tree_flatten(tuple(range(n)))[1]
