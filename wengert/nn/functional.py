@@ -116,10 +116,11 @@ def linear(x, weight, bias=None):
 
 def embedding(indices, weight):
     """Rows of `weight` (num_embeddings, dim) picked by integer `indices` (any shape)."""
-    idx = np.asarray(raw_value(indices))
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}.")
-    return wnp.take(weight, idx, axis=0)
+    idx = raw_value(indices)
+    dtype = idx.dtype if hasattr(idx, "dtype") else np.asarray(idx).dtype
+    if dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {dtype}.")
+    return wnp.take(weight, indices, axis=0)
 
 
 def dropout(x, p=0.5, training=True, *, rng=None):
@@ -213,22 +214,25 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 
 def _class_targets(log_probs, targets, fname):
-    """Validate integer class targets for (N, C, ...) scores; return them with a class axis."""
-    t = np.asarray(raw_value(targets))
+    """Validate integer class targets for (N, C, ...) scores; return them with a class axis.
+    The targets may be traced (under jit or vmap): they stay an argument of the gather."""
+    if not hasattr(raw_value(targets), "dtype"):
+        targets = np.asarray(targets)
+    t = raw_value(targets)
     shape = _shape(log_probs)
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{fname}: targets must be integer class indices, got dtype {t.dtype}; for class "
             "probabilities pass a float array shaped like the logits (cross_entropy)."
         )
-    if t.shape != shape[:1] + shape[2:]:
+    if tuple(t.shape) != shape[:1] + shape[2:]:
         raise ValueError(
-            f"{fname}: targets of shape {t.shape} do not match scores of shape {shape} "
+            f"{fname}: targets of shape {tuple(t.shape)} do not match scores of shape {shape} "
             "(expected the scores' shape without the class axis 1)."
         )
-    if t.size and (t.min() < 0 or t.max() >= shape[1]):
+    if isinstance(t, np.ndarray) and t.size and (t.min() < 0 or t.max() >= shape[1]):
         raise IndexError(f"{fname}: targets must lie in [0, {shape[1]}), got {t.min()}..{t.max()}.")
-    return np.expand_dims(t, 1)
+    return wnp.expand_dims(targets, 1)
 
 
 def _batched(scores, targets):
@@ -260,7 +264,8 @@ def cross_entropy(logits, targets, label_smoothing=0.0, reduction="mean"):
     logits, targets = _batched(logits, targets)
     logp = log_softmax(logits, axis=1)
     n_classes = _shape(logits)[1]
-    if np.asarray(raw_value(targets)).dtype.kind in "iu":
+    values = raw_value(targets)
+    if (values.dtype if hasattr(values, "dtype") else np.asarray(values).dtype).kind in "iu":
         t = _class_targets(logp, targets, "cross_entropy")
         loss = -wnp.squeeze(wnp.take_along_axis(logp, t, axis=1), axis=1)
         if label_smoothing:

@@ -4,7 +4,7 @@ gradient, as in NumPy's `add.at`."""
 
 import numpy as np
 
-from ..core import Primitive, def_jvp, def_linear, def_vjp, raw_value
+from ..core import Primitive, Tracer, def_jvp, def_linear, def_vjp, raw_value
 from ..core.backend import array_module
 from ._shape import reshape, unbroadcast
 
@@ -168,19 +168,43 @@ def at(x):
 
 
 def take(a, indices, axis=None, mode=None):
-    """Differentiable `numpy.take` (mode 'raise', 'wrap' or 'clip')."""
-    indices = np.asarray(raw_value(indices))
+    """Differentiable `numpy.take` (mode 'raise', 'wrap' or 'clip'). The indices may be
+    traced (under jit or vmap): they are then an argument of a gather, not a constant."""
     if axis is None:
         a = reshape(a, (-1,))
         axis = 0
     nd = np.ndim(raw_value(a))
     axis %= nd
     n = np.shape(raw_value(a))[axis]
+    if isinstance(indices, Tracer):
+        if mode == "wrap":
+            indices = indices % n
+        elif mode == "clip":
+            from ._elementwise import clip
+
+            indices = clip(indices, 0, n - 1)
+        return _take_traced(a, indices, axis)
+    indices = np.asarray(raw_value(indices))
     if mode == "wrap":
         indices = indices % n
     elif mode == "clip":
         indices = np.clip(indices, 0, n - 1)
     return getitem(a, (slice(None),) * axis + (indices,))
+
+
+def _take_traced(a, indices, axis):
+    """take as take_along_axis: `a` gets k - 1 unit axes before `axis` and the k-dimensional
+    indices get unit axes for a's other axes, so broadcasting yields a's shape with the
+    indices' shape in place of `axis`."""
+    shape = np.shape(raw_value(a))
+    ind_shape = np.shape(raw_value(indices))
+    k = len(ind_shape)
+    if k == 0:
+        return take_along_axis(a, reshape(indices, (1,) * len(shape)), axis).squeeze(axis)
+    before, after = shape[:axis], shape[axis + 1:]
+    a_wide = reshape(a, before + (1,) * (k - 1) + (shape[axis],) + after)
+    ind_wide = reshape(indices, (1,) * len(before) + ind_shape + (1,) * len(after))
+    return take_along_axis(a_wide, ind_wide, axis + k - 1)
 
 
 def _along_axis_index(indices, axis, shape):
