@@ -454,3 +454,14 @@ def test_against_torch():
     ]
     for ours, theirs in pairs:
         np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-12)
+
+
+def test_safetensors_round_trip(tmp_path):
+    pytest.importorskip("safetensors")
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Linear(4, 2, rng=1))
+    path = tmp_path / "model.safetensors"
+    model.save(path)
+    other = nn.Sequential(nn.Linear(3, 4, rng=2), nn.ReLU(), nn.Linear(4, 2, rng=3))
+    other.load(path)
+    for (k, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=k)

@@ -196,11 +196,20 @@ class Module:
             _assign(self, name, target, value.astype(np.asarray(current).dtype))
 
     def save(self, path):
-        """Save the state dict to an .npz file (no pickling, so loading runs no code)."""
-        np.savez(path, **self.state_dict())
+        """Save the state dict: `.safetensors` (when the safetensors package is installed)
+        or `.npz`. Neither format pickles, so loading a checkpoint runs no code."""
+        state = self.state_dict()
+        if str(path).endswith(".safetensors"):
+            arrays = {k: np.ascontiguousarray(v) for k, v in state.items()}
+            _safetensors("save").save_file(arrays, str(path))
+        else:
+            np.savez(path, **state)
 
     def load(self, path, strict=True):
         """Load a state saved with `save` (pickled objects are refused)."""
+        if str(path).endswith(".safetensors"):
+            self.load_state_dict(_safetensors("load").load_file(str(path)), strict=strict)
+            return self
         with np.load(path, allow_pickle=False) as data:
             self.load_state_dict({k: data[k] for k in data.files}, strict=strict)
         return self
@@ -211,6 +220,17 @@ class Module:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + ")" if len(lines) > 1 else f"{type(self).__name__}()"
+
+
+def _safetensors(action):
+    try:
+        import safetensors.numpy
+    except ImportError as exc:
+        raise ImportError(
+            f"Module.{action}: .safetensors files need the safetensors package (pip install "
+            "safetensors); use a .npz path instead."
+        ) from exc
+    return safetensors.numpy
 
 
 def _named_modules_in(name, value):
