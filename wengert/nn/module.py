@@ -128,7 +128,7 @@ class Module:
         """(name, submodule) for each direct submodule, lists and dicts expanded
         (`layers.0`, `blocks.attn`)."""
         for key in sorted(vars(self)):
-            yield from _named_modules_in(key, vars(self)[key])
+            yield from _walk(key, vars(self)[key], _modules_at)
 
     def modules(self):
         """This module and every submodule, depth first."""
@@ -150,7 +150,7 @@ class Module:
 
     def _named_tensors(self, prefix):
         for key in sorted(vars(self)):
-            yield from _named_arrays_in(prefix + key, vars(self)[key])
+            yield from _walk(prefix + key, vars(self)[key], _arrays_at)
 
     # Eager conveniences -------------------------------------------------------------------
     def zero_grad(self):
@@ -233,28 +233,29 @@ def _safetensors(action):
     return safetensors.numpy
 
 
-def _named_modules_in(name, value):
-    if isinstance(value, Module):
-        yield name, value
-    elif isinstance(value, (list, tuple)):
+def _walk(name, value, at_leaf):
+    """`at_leaf(dotted_name, value)` for every value under `name`, lists, tuples and dicts
+    expanded (`layers.0`, `blocks.attn`)."""
+    if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            yield from _named_modules_in(f"{name}.{i}", v)
+            yield from _walk(f"{name}.{i}", v, at_leaf)
     elif isinstance(value, dict):
         for k in sorted(value):
-            yield from _named_modules_in(f"{name}.{k}", value[k])
+            yield from _walk(f"{name}.{k}", value[k], at_leaf)
+    else:
+        yield from at_leaf(name, value)
 
 
-def _named_arrays_in(name, value):
+def _modules_at(name, value):
+    if isinstance(value, Module):
+        yield name, value
+
+
+def _arrays_at(name, value):
     if isinstance(value, Module):
         yield from value._named_tensors(name + ".")
     elif isinstance(value, (Tensor, np.ndarray)) and _is_dynamic(value):
         yield name, value
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from _named_arrays_in(f"{name}.{i}", v)
-    elif isinstance(value, dict):
-        for k in sorted(value):
-            yield from _named_arrays_in(f"{name}.{k}", value[k])
 
 
 def _assign(module, name, target, value):
