@@ -296,17 +296,29 @@ def _is_zero_scalar(v):
     return isinstance(v, (int, float)) and v == 0
 
 
+_SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+def _keep_where(values, condition):
+    """`np.where(condition, values, 0)` for a real float array, bit for bit (NaN, inf and
+    -0.0 included), as an AND with an all-ones/all-zeros mask: np.where branches on every
+    element and runs ~7x slower with an irregular mask, as derivative rules' masks are."""
+    shape = np.broadcast_shapes(values.shape, condition.shape)
+    ints = _SAME_SIZE_INT[values.itemsize]
+    mask = np.broadcast_to(condition, shape).astype(ints)
+    np.negative(mask, out=mask)
+    bits = np.broadcast_to(values, shape).view(ints)
+    return np.bitwise_and(bits, mask, out=mask).view(values.dtype)
+
+
 def _where_impl(condition, x, y):
-    # np.where branches on every element, so with an unpredictable mask it runs ~20x slower
-    # than a multiplication by the mask. Selecting against a zero, as derivative rules do,
-    # the product is the same value whenever the selected-from array is finite.
     if type(condition) is np.ndarray and condition.dtype == bool:
-        if _is_zero_scalar(y) and type(x) is np.ndarray and x.dtype.kind in "fc":
-            if np.isfinite(x).all():
-                return x * condition
-        elif _is_zero_scalar(x) and type(y) is np.ndarray and y.dtype.kind in "fc":
-            if np.isfinite(y).all():
-                return y * ~condition
+        if _is_zero_scalar(y) and type(x) is np.ndarray and x.dtype.kind == "f":
+            if x.itemsize in _SAME_SIZE_INT:
+                return _keep_where(x, condition)
+        elif _is_zero_scalar(x) and type(y) is np.ndarray and y.dtype.kind == "f":
+            if y.itemsize in _SAME_SIZE_INT:
+                return _keep_where(y, ~condition)
     return np.where(condition, x, y)
 
 
