@@ -1,10 +1,15 @@
 """Code generation: a Graph becomes a plain Python function over the primitives'
 implementations, one line per equation, with each intermediate deleted after its last use
-(so NumPy frees its buffer as early as the program allows)."""
+(so NumPy frees its buffer as early as the program allows). Where the graph's memory plan
+(`wengert.ir.memory`) reuses a dead input's buffer, the equation gets it as `out=`."""
 
 import functools
+import re
 
 from .graph import Literal
+
+# Primitive names may hold characters that are not valid in a Python name (fused[sin,exp]).
+_IDENTIFIER = re.compile(r"\W+")
 
 
 def compile_graph(graph):
@@ -33,9 +38,10 @@ def compile_graph(graph):
     keep = {id(v) for v in graph.outvars if not isinstance(v, Literal)}
     keep |= {id(v) for v in graph.constvars}
 
+    reuse = graph.plan.reuse if graph.plan is not None else {}
     lines = [f"def compiled({', '.join(names[id(v)] for v in graph.invars)}):"]
     for k, eqn in enumerate(graph.eqns):
-        fn = f"op{k}_{eqn.prim.name}"
+        fn = f"op{k}_{_IDENTIFIER.sub('_', eqn.prim.name).strip('_')}"
         namespace[fn] = functools.partial(eqn.prim.impl, **eqn.params) if eqn.params else (
             eqn.prim.impl)
         for j, v in enumerate(eqn.outputs):
@@ -44,11 +50,14 @@ def compile_graph(graph):
         if eqn.prim.multiple_results:
             outs += "," if len(eqn.outputs) == 1 else ""
         args = ", ".join(name_of(x) for x in eqn.inputs)
+        if k in reuse:
+            args += f", out={name_of(eqn.inputs[reuse[k]])}"
         lines.append(f"    {outs} = {fn}({args})")
         dead = [
             names[id(x)] for x in dict.fromkeys(eqn.inputs)
             if not isinstance(x, Literal) and last_use.get(id(x)) == k and id(x) not in keep
         ]
+        dead += [names[id(v)] for v in eqn.outputs if id(v) not in last_use and id(v) not in keep]
         if dead:
             lines.append(f"    del {', '.join(dead)}")
     outs = ", ".join(name_of(v) for v in graph.outvars)

@@ -4,7 +4,9 @@ A `Graph` has input variables, constant variables (arrays the traced function cl
 equations (primitive, inputs, static parameters, outputs) and output variables. Every
 variable is assigned once; each carries its shape and dtype. Graphs are immutable: passes
 build new ones. `Graph.check()` validates the SSA invariants, `str(graph)` prints one
-equation per line, `graph.to_dot()` gives Graphviz source.
+equation per line, `graph.to_dot()` gives Graphviz source. A graph that went through the
+memory planner (`wengert.ir.memory.plan_memory`) carries its `plan` (planned peak bytes,
+buffers to reuse), printed as a closing comment line.
 """
 
 import numpy as np
@@ -58,6 +60,10 @@ def _type_str(aval):
     return f"{short}{bits}[{','.join(str(d) for d in aval.shape)}]"
 
 
+def _dot_escape(text):
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _param_str(value):
     if isinstance(value, np.ndarray):
         return f"array{list(value.shape)}" if value.size > 4 else np.array2string(value)
@@ -67,21 +73,31 @@ def _param_str(value):
 
 
 class Graph:
-    """An immutable traced program. `consts` are the values of `constvars`."""
+    """An immutable traced program. `consts` are the values of `constvars`; `plan` is the
+    memory plan of these exact equations (a `wengert.ir.memory.MemoryPlan`) or None."""
 
-    __slots__ = ("invars", "constvars", "consts", "eqns", "outvars")
+    __slots__ = ("invars", "constvars", "consts", "eqns", "outvars", "plan")
 
-    def __init__(self, invars, constvars, consts, eqns, outvars):
+    def __init__(self, invars, constvars, consts, eqns, outvars, plan=None):
         self.invars = tuple(invars)
         self.constvars = tuple(constvars)
         self.consts = tuple(consts)
         self.eqns = tuple(eqns)
         self.outvars = tuple(outvars)
+        self.plan = plan
 
     def replace(self, **fields):
+        """A copy with `fields` changed. A plan describes one list of equations, so it is
+        dropped unless given again."""
         values = {name: getattr(self, name) for name in Graph.__slots__}
+        values["plan"] = None
         values.update(fields)
         return Graph(**values)
+
+    @property
+    def peak_bytes(self):
+        """The planned peak bytes of live intermediates (None before memory planning)."""
+        return None if self.plan is None else self.plan.peak_bytes
 
     # Checking --------------------------------------------------------------------------
     def check(self):
@@ -141,22 +157,28 @@ class Graph:
             lines.append(f"  {'let' if i == 0 else '   '} {outs} = {eqn.prim.name}{params} {args}")
         outs = ", ".join(name(v) for v in self.outvars)
         lines.append(f"  in ({outs}) }}")
+        if self.plan is not None:
+            lines.append(f"# {self.plan}")
         return "\n".join(lines)
 
     __repr__ = __str__
 
     def to_dot(self, title="graph"):
-        """Graphviz DOT source: one box per equation, edges along the data flow."""
+        """Graphviz DOT source: one box per equation, edges along the data flow. Values are
+        named as in the printed listing."""
         name = self._names()
-        lines = [f'digraph "{title}" {{', "  rankdir=TB;", '  node [fontname="monospace"];']
+        for v in self.constvars:  # the listing names constants first
+            name(v)
+        lines = [f'digraph "{_dot_escape(title)}" {{', "  rankdir=TB;",
+                 '  node [fontname="monospace"];']
         producer = {}
-        for v in self.invars:
-            lines.append(f'  "{name(v)}" [shape=ellipse, label="{name(v)}: '
-                         f'{_type_str(v.aval)}", style=filled, fillcolor="#dde8f5"];')
-            producer[id(v)] = f'"{name(v)}"'
         for v in self.constvars:
             lines.append(f'  "{name(v)}" [shape=note, label="{name(v)}: const '
                          f'{_type_str(v.aval)}"];')
+            producer[id(v)] = f'"{name(v)}"'
+        for v in self.invars:
+            lines.append(f'  "{name(v)}" [shape=ellipse, label="{name(v)}: '
+                         f'{_type_str(v.aval)}", style=filled, fillcolor="#dde8f5"];')
             producer[id(v)] = f'"{name(v)}"'
         for i, eqn in enumerate(self.eqns):
             node = f'"eqn{i}"'
@@ -165,7 +187,7 @@ class Graph:
             for x in eqn.inputs:
                 if isinstance(x, Literal):
                     lit = f'"lit{i}_{id(x)}"'
-                    lines.append(f"  {lit} [shape=plaintext, label=\"{x!r}\"];")
+                    lines.append(f'  {lit} [shape=plaintext, label="{_dot_escape(repr(x))}"];')
                     lines.append(f"  {lit} -> {node};")
                 else:
                     lines.append(f"  {producer[id(x)]} -> {node};")
@@ -174,7 +196,7 @@ class Graph:
         for k, v in enumerate(self.outvars):
             lines.append(f'  "out{k}" [shape=ellipse, style=filled, fillcolor="#f5e6dd", '
                          f'label="output {k}"];')
-            src = f"\"{v!r}\"" if isinstance(v, Literal) else producer[id(v)]
+            src = f'"{_dot_escape(repr(v))}"' if isinstance(v, Literal) else producer[id(v)]
             lines.append(f'  {src} -> "out{k}";')
         lines.append("}")
         return "\n".join(lines)
@@ -188,5 +210,8 @@ class Graph:
                 "Graph.render: drawing needs the graphviz package (pip install "
                 "'wengert[viz]') and the Graphviz programs; Graph.to_dot() works without them."
             ) from exc
+        path = str(path)
+        if "." not in path.rsplit("/", 1)[-1]:
+            path = f"{path}.{format}"
         source = graphviz.Source(self.to_dot())
-        return source.render(outfile=str(path), format=format, cleanup=True)
+        return source.render(outfile=path, format=format, cleanup=True)

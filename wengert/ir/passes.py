@@ -4,6 +4,10 @@
 * `eliminate_common_subexpressions`: reuse the output of an identical earlier equation (same
   primitive, inputs and parameters).
 * `fold_constants`: evaluate equations whose inputs are all constants, once, at compile time.
+
+`optimize` runs these with the passes of their own modules: algebraic simplification
+(`wengert.ir.simplify`), elementwise fusion (`wengert.ir.fusion`) and memory planning
+(`wengert.ir.memory`).
 """
 
 import numpy as np
@@ -95,10 +99,20 @@ def fold_constants(graph):
 
 
 def optimize(graph):
-    """The default pipeline: fold constants, share common subexpressions, drop dead code."""
+    """The default pipeline: fold constants, simplify algebraically, share common
+    subexpressions, drop dead code, fuse elementwise regions, then plan memory (buffer reuse
+    and the planned peak bytes, `graph.peak_bytes`). Each step is a pure Graph -> Graph
+    function; fusion comes after CSE and DCE so that it sees each value's real uses."""
+    from .fusion import fuse_elementwise
+    from .memory import plan_memory
+    from .simplify import simplify
+
     graph = fold_constants(graph)
+    graph = simplify(graph)
     graph = eliminate_common_subexpressions(graph)
-    return eliminate_dead_code(graph).check()
+    graph = eliminate_dead_code(graph)
+    graph = fuse_elementwise(graph)
+    return plan_memory(graph.check())
 
 
 __all__ = [
