@@ -6,6 +6,7 @@ through JAX-style transforms or PyTorch-style eager tensors.
 """
 
 from . import numpy  # noqa: F401
+from .control import cond, fori_loop, scan, switch, while_loop  # noqa: F401
 from .core import (  # noqa: F401
     DifferentiationError,
     EscapedTracerError,

@@ -114,7 +114,7 @@ class ShapedArray:
                 "Python if/while, bool(), float(), int(), an index array, or a NumPy "
                 "function). Under jit only shapes and dtypes are known. Select with "
                 "wengert.numpy.where, use structured control flow (wg.cond / wg.while_loop "
-                "/ wg.scan, planned), or mark the argument static with static_argnums."
+                "/ wg.scan), or mark the argument static with static_argnums."
             )
         raise TracerValueError(
             f"a batched value ({self}) was used where its elements are needed (a Python if, "
