@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+import wengert as wg
 import wengert.numpy as wnp
 from wengert.core import Primitive, Tracer
 from wengert.numpy import _constructors, _elementwise, _indexing, _reductions, _shape
@@ -677,6 +678,13 @@ def test_op(op, shapes, dtype, domains, request):
                 f"{op.name}: {np.dtype(dtype).name} input gives {np.asarray(o).dtype} output")
 
     check_grads(op.call, args, order=2, modes=("fwd", "rev"), **op.check)
+
+    # The same values and derivatives through jit (traced, optimised, generated code).
+    _assert_same_values(wg.jit(op.call)(*args), expected, dtype, f"{op.name}: value under jit")
+    jit_pullback = wg.jit(lambda *a: vjp(op.call, *a)[1](ct))
+    for got, want in zip(_leaves(jit_pullback(*args)), _leaves(pullback(ct))):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12,
+                                   err_msg=f"{op.name}: vjp under jit")
 
 
 # ---------------------------------------------------------------------------------------
