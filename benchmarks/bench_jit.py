@@ -18,6 +18,7 @@ Every implementation's value and gradient are checked against NumPy's before tim
     python benchmarks/bench_jit.py --threads 1
 """
 
+import functools
 import statistics
 import time
 import tracemalloc
@@ -458,6 +459,56 @@ def rnn_benchmark():
     return _rows("(5) RNN, 100 steps", times, "NumPy (hand-written backward)", verdict), notes
 
 
+# What each pass buys ------------------------------------------------------------------------
+
+def pass_ablation():
+    """The GELU-softplus value-and-gradient graph on 1e6 float32 elements, compiled after
+    each stage of the default pipeline (and with the memory plan but no fusion): equations,
+    planned peak of live intermediates, time."""
+    from wengert.ir.codegen import compile_graph
+    from wengert.ir.fusion import fuse_elementwise
+    from wengert.ir.memory import peak_bytes, plan_memory
+    from wengert.ir.passes import (
+        eliminate_common_subexpressions,
+        eliminate_dead_code,
+        fold_constants,
+    )
+    from wengert.ir.simplify import simplify
+
+    x = np.random.default_rng(0).standard_normal(N_ELEMENTWISE).astype(np.float32)
+
+    def loss(x):
+        return wnp.sum(gelu_softplus(x, wnp.tanh, wnp.exp, wnp.log1p, wnp.maximum, wnp.abs))
+
+    graph = wg.make_graph(wg.value_and_grad(loss), x)
+    stages = [("traced (no pass)", graph)]
+    for label, step in (("+ constant folding, simplification", lambda g: simplify(
+                            fold_constants(g))),
+                        ("+ CSE and dead code", lambda g: eliminate_dead_code(
+                            eliminate_common_subexpressions(g))),
+                        ("+ elementwise fusion", fuse_elementwise),
+                        ("+ memory plan (buffer reuse)", plan_memory)):
+        stages.append((label, step(stages[-1][1])))
+    stages.append(("memory plan without fusion", plan_memory(stages[2][1])))
+    compiled = {label: compile_graph(g)[0] for label, g in stages}
+    runs = {label: functools.partial(run, x) for label, run in compiled.items()}
+    times = common.measure_all(runs)
+    reference = runs[stages[0][0]]()
+    for label, run in runs.items():
+        for got, want in zip(run(), reference):
+            np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=label)
+    rows = []
+    base = times[stages[0][0]]
+    for label, g in stages:
+        rows.append([
+            "(6) passes, GELU-softplus value+grad", label,
+            f"{common.fmt_time(times[label])} ({times[label] / base:.2f}x)",
+            f"{len(g.eqns)} equations",
+            f"planned peak {peak_bytes(g) / x.nbytes:.1f} arrays of the input's size",
+        ])
+    return rows
+
+
 # Compile time -------------------------------------------------------------------------------
 
 def compile_notes():
@@ -483,6 +534,7 @@ def run():
         r, n = bench()
         rows += r
         notes += n
+    rows += pass_ablation()
     notes += compile_notes()
     notes += [
         "Ratios are to the first row of each benchmark (its baseline); (1) compares with the "

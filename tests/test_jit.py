@@ -177,7 +177,9 @@ def test_passes_preserve_results_on_random_programs(seed):
 
 def test_generated_code_frees_intermediates():
     source = wg.jit(lambda x: wnp.sum(wnp.exp(wnp.sin(x)))).source(np.ones(5000))
-    assert "del " in source and "fused" in source
+    assert "del " in source and "out=" in source  # freed at last use, buffers reused
+    fused = wg.jit(lambda x: wnp.sum(wnp.exp(wnp.sin(x))), fuse=True).source(np.ones(5000))
+    assert "fused" in fused
 
 
 def test_closure_over_enclosing_tracer_is_reported():

@@ -164,12 +164,16 @@ def test_fused_graph_under_transforms_and_float32():
     x = np.linspace(-3, 3, 7)
     for f in (gelu, softplus):
         loss = lambda x, f=f: wnp.sum(f(x))  # noqa: E731
-        np.testing.assert_allclose(wg.grad(wg.jit(loss))(x), wg.grad(loss)(x), rtol=1e-15)
-        np.testing.assert_allclose(wg.jit(wg.grad(loss))(x), wg.grad(loss)(x), rtol=1e-15)
-        np.testing.assert_allclose(wg.vmap(wg.jit(f))(np.stack([x, -x])), [f(x), f(-x)])
+        fused = wg.jit(loss, fuse=True)
+        np.testing.assert_allclose(wg.grad(fused)(x), wg.grad(loss)(x), rtol=1e-15)
+        np.testing.assert_allclose(wg.jit(wg.grad(loss), fuse=True)(x), wg.grad(loss)(x),
+                                   rtol=1e-15)
+        np.testing.assert_allclose(wg.vmap(wg.jit(f, fuse=True))(np.stack([x, -x])),
+                                   [f(x), f(-x)])
         x32 = x.astype(np.float32)
-        assert_bitwise(wg.jit(f)(x32), f(x32))
-    assert any(isinstance(e.prim, FusedPrimitive) for e in wg.jit(gelu).graph(x).eqns)
+        assert_bitwise(wg.jit(f, fuse=True)(x32), f(x32))
+    assert any(isinstance(e.prim, FusedPrimitive) for e in wg.jit(gelu, fuse=True).graph(x).eqns)
+    assert not any(isinstance(e.prim, FusedPrimitive) for e in wg.jit(gelu).graph(x).eqns)
 
 
 # Memory planning -----------------------------------------------------------------------
@@ -299,7 +303,7 @@ def test_small_values_stay_unfused(monkeypatch):
     def chain(x):
         return wnp.exp(wnp.sin(x) * 2.0) + 1.0
 
-    small = optimize(make_graph(chain, np.ones(8)))
-    large = optimize(make_graph(chain, np.ones(5000)))
+    small = optimize(make_graph(chain, np.ones(8)), fuse=True)
+    large = optimize(make_graph(chain, np.ones(5000)), fuse=True)
     assert not any("fused" in e.prim.name for e in small.eqns)
     assert any("fused" in e.prim.name for e in large.eqns)

@@ -47,17 +47,19 @@ def _static_key(value, fname, i):
     return value
 
 
-def jit(fun=None, *, static_argnums=(), donate_argnums=()):
+def jit(fun=None, *, static_argnums=(), donate_argnums=(), fuse=False):
     """Compile `fun` (usable as a decorator, with or without arguments). `static_argnums`:
     positional arguments that are Python values the trace may branch on (each value traces
-    anew). `donate_argnums` is accepted for JAX compatibility; buffers are not reused yet.
+    anew). `donate_argnums` is accepted for JAX compatibility (the memory plan never writes
+    into arguments). `fuse=True` also runs elementwise regions as fused kernels (see
+    wengert.ir.passes.optimize for when that pays).
 
     >>> f = jit(lambda x: wnp.sum(wnp.sin(x) ** 2))
     >>> f(np.ones(3)); f.graph(np.ones(3))  # the optimised IR
     """
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
-                                 donate_argnums=donate_argnums)
+                                 donate_argnums=donate_argnums, fuse=fuse)
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     cache = {}
     fname = getattr(fun, "__name__", "function")
@@ -92,7 +94,7 @@ def jit(fun=None, *, static_argnums=(), donate_argnums=()):
                 return rebuild(static_vals, dynamic, kwargs)
 
             graph, out_tree = trace_to_graph(traced, examples, _leaves_tree(len(flat)))
-            found = cache[key] = Compiled(optimize(graph), out_tree)
+            found = cache[key] = Compiled(optimize(graph, fuse=fuse), out_tree)
         return found
 
     @functools.wraps(fun)

@@ -98,11 +98,15 @@ def fold_constants(graph):
     return eliminate_dead_code(folded)
 
 
-def optimize(graph):
-    """The default pipeline: fold constants, simplify algebraically, share common
-    subexpressions, drop dead code, fuse elementwise regions, then plan memory (buffer reuse
-    and the planned peak bytes, `graph.peak_bytes`). Each step is a pure Graph -> Graph
-    function; fusion comes after CSE and DCE so that it sees each value's real uses."""
+def optimize(graph, fuse=False):
+    """The pipeline: fold constants, simplify algebraically, share common subexpressions,
+    drop dead code, optionally fuse elementwise regions, then plan memory (buffer reuse and
+    the planned peak bytes, `graph.peak_bytes`). Each step is a pure Graph -> Graph function;
+    fusion comes after CSE and DCE so that it sees each value's real uses.
+
+    Fusion is off by default, by measurement (benchmarks/bench_jit.py, part 6): the memory
+    plan alone already removes the temporaries, and on gradient graphs the fused kernels
+    ran ~9% slower with a higher peak; forward chains gained a few percent."""
     from .fusion import fuse_elementwise
     from .memory import plan_memory
     from .simplify import simplify
@@ -111,7 +115,8 @@ def optimize(graph):
     graph = simplify(graph)
     graph = eliminate_common_subexpressions(graph)
     graph = eliminate_dead_code(graph)
-    graph = fuse_elementwise(graph)
+    if fuse:
+        graph = fuse_elementwise(graph)
     return plan_memory(graph.check())
 
 
