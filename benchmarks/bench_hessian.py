@@ -146,9 +146,7 @@ def run():
         "PyTorch: torch.func.hessian and jvp(grad); autograd: hessian (reverse over reverse, "
         "one pass per row) and hessian_vector_product; JAX: jax.hessian and jvp(grad), no jit.",
     ]
-    missing = common.skipped(["torch", "autograd", "jax"])
-    if missing:
-        notes.append("Skipped (not installed): " + ", ".join(missing))
+    notes += common.skipped_notes(["torch", "autograd", "jax"])
     return common.Report(
         f"Hessian and HVP of logsumexp(A x) + |x|^2 / 2, A {M}x{N}",
         ["implementation", "f", "Hessian", "Hessian / f", "Hessian vs NumPy", "HVP",

@@ -544,9 +544,7 @@ def run():
         "use (2.6 s with its on-disk cache) on the 2-core development machine.",
         "BLAS: " + "; ".join(common.blas_info()),
     ]
-    missing = common.skipped(PEERS)
-    if missing:
-        notes.append("Skipped (not installed): " + ", ".join(missing))
+    notes += common.skipped_notes(PEERS)
     return common.Report("jit vs eager, NumPy, PyTorch and jax.jit (issue 3)",
                          ["benchmark", "implementation", "time", "ratio", "target"],
                          rows, notes)

@@ -180,9 +180,7 @@ def run():
         "JAX runs on XLA's own CPU thread pool (not visible to threadpoolctl); "
         "jit is an extra reference, not a peer of eager execution.",
     ]
-    missing = common.skipped(["torch", "autograd", "jax"])
-    if missing:
-        notes.append("Skipped (not installed): " + ", ".join(missing))
+    notes += common.skipped_notes(["torch", "autograd", "jax"])
     return common.Report("MLP value and gradient (ratio to hand-written NumPy)",
                          ["implementation", "value+grad", "vs NumPy"], rows, notes)
 

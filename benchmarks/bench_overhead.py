@@ -152,9 +152,7 @@ def run():
         "the wengert functional (wg.value_and_grad) and autograd rows call the same function "
         "on plain ndarrays (so only sin and sum go through the library).",
     ]
-    missing = common.skipped(["torch", "autograd", "jax"])
-    if missing:
-        notes.append("Skipped (not installed): " + ", ".join(missing))
+    notes += common.skipped_notes(["torch", "autograd", "jax"])
     return common.Report(
         "Per-op overhead (µs per op, 1-element float64)",
         ["implementation", "forward µs/op", "vs PyTorch", "value+grad µs/op", "vs PyTorch"],

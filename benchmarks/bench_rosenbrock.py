@@ -124,9 +124,7 @@ def run():
         "f for wengert functional and autograd is the same function called on a plain "
         "ndarray; for the eager engines it runs on a tensor that does not record.",
     ]
-    missing = common.skipped(["torch", "autograd", "jax"])
-    if missing:
-        notes.append("Skipped (not installed): " + ", ".join(missing))
+    notes += common.skipped_notes(["torch", "autograd", "jax"])
     return common.Report(
         "Rosenbrock n = 1e6: cost of the gradient",
         ["implementation", "f", "value+grad", "value+grad / f", "vs NumPy gradient"],

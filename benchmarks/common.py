@@ -97,6 +97,12 @@ def skipped(names):
     return [n for n in names if peer(n) is None]
 
 
+def skipped_notes(names):
+    """A one-line note naming the peers among `names` that are not installed (or none)."""
+    missing = skipped(names)
+    return ["Skipped (not installed): " + ", ".join(missing)] if missing else []
+
+
 _THREAD_LIMITS = []  # keeps threadpoolctl's limits in force for the whole process
 _THREADS = []  # the --threads value, for the machine description
 
