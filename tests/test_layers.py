@@ -14,7 +14,7 @@ LAYERS = [
     ("numpy", "scipy"),
     ("transforms",),
     ("tensor", "testing", "extend"),
-    ("ir",),
+    ("ir", "control"),
     ("nn", "optim", "data"),
 ]
 
