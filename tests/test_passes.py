@@ -6,7 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -284,7 +284,8 @@ PASSES = {
 
 
 @pytest.mark.parametrize("name", list(PASSES))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(ops=programs, x=inputs)
 def test_each_pass_preserves_values_and_gradients(name, ops, x):
     program = build(ops)
