@@ -14,7 +14,7 @@ LAYERS = [
     ("numpy", "scipy"),
     ("transforms",),
     ("tensor", "testing", "extend"),
-    ("ir", "control"),
+    ("ir", "control", "checkpoint", "revolve", "sparse_jacobian"),
     ("nn", "optim", "data"),
 ]
 

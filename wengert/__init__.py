@@ -6,6 +6,7 @@ through JAX-style transforms or PyTorch-style eager tensors.
 """
 
 from . import numpy  # noqa: F401
+from .checkpoint import checkpoint, checkpoint_sequential, fori_loop_revolve  # noqa: F401
 from .control import cond, fori_loop, scan, switch, while_loop  # noqa: F401
 from .core import (  # noqa: F401
     DifferentiationError,
@@ -18,6 +19,7 @@ from .core import (  # noqa: F401
     tree_unflatten,
 )
 from .ir import jit, make_graph  # noqa: F401
+from .sparse_jacobian import hessian_sparse, jacobian_sparse  # noqa: F401
 from .tensor import (  # noqa: F401
     Tensor,
     autograd_grad,
