@@ -18,7 +18,7 @@ try:
 except ImportError:  # run as a script
     import common
 
-BENCHMARKS = ("overhead", "mlp", "rosenbrock", "hessian", "training", "jit", "sparse_jacobian")
+BENCHMARKS = ("overhead", "mlp", "rosenbrock", "hessian", "training", "jit", "sparse_jacobian", "meta")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
