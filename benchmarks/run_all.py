@@ -18,7 +18,8 @@ try:
 except ImportError:  # run as a script
     import common
 
-BENCHMARKS = ("overhead", "mlp", "rosenbrock", "hessian", "training", "jit", "sparse_jacobian", "meta")
+BENCHMARKS = ("overhead", "mlp", "rosenbrock", "hessian", "training", "jit", "sparse_jacobian",
+              "meta", "rl")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 

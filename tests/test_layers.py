@@ -15,7 +15,7 @@ LAYERS = [
     ("transforms",),
     ("tensor", "testing", "extend"),
     ("ir", "control", "checkpoint", "revolve", "sparse_jacobian"),
-    ("nn", "optim", "data", "meta"),
+    ("nn", "optim", "data", "meta", "rl"),
 ]
 
 

@@ -43,6 +43,10 @@ def _run_train(args):
 
             digits.train(args.model, args.epochs, args.batch_size, args.lr, args.seed, out,
                          args.resume)
+        elif args.task == "cartpole":
+            from .train import cartpole
+
+            cartpole.train(args.algo, args.steps, args.envs, args.lr, args.seed, out)
         else:
             from .train import charlm
 
@@ -91,7 +95,8 @@ def _add_common_train_options(p, batch_size, lr):
 def _add_train(subparsers):
     p = subparsers.add_parser(
         "train",
-        help="train a network: a CNN on 8x8 digits, or a character-level transformer",
+        help="train a network: a CNN on 8x8 digits, a character-level transformer or a "
+        "CartPole policy",
         description="Train a neural network with wengert.nn and wengert.optim, showing a "
         "progress bar (tqdm, if installed) with the loss and the throughput, then a report; "
         "the checkpoint, the final model and PNG curves (matplotlib, if installed) go to "
@@ -140,6 +145,28 @@ def _add_train(subparsers):
                    help="transformer blocks (default 2)")
     _add_common_train_options(c, batch_size=32, lr=3e-3)
     c.set_defaults(run=_run_train)
+
+    r = tasks.add_parser(
+        "cartpole", help="a policy gradient (PPO or REINFORCE) on Gymnasium's CartPole-v1",
+        description="Train a policy for Gymnasium's CartPole-v1 with PPO (default) or "
+        "REINFORCE with a learned baseline, stepping several environments at once, then "
+        "evaluate the greedy policy on 100 new episodes (solved: a mean return of at least "
+        "475 of 500). Either solves it in seconds on 2 cores. Needs gymnasium.")
+    r.add_argument("--algo", choices=("ppo", "reinforce"), default="ppo",
+                   help="ppo (default) or reinforce (with a learned baseline)")
+    r.add_argument("--steps", type=_positive_int, default=None, metavar="N",
+                   help="environment steps (default: 100000 for PPO, 200000 for REINFORCE)")
+    r.add_argument("--envs", type=_positive_int, default=None, metavar="N",
+                   help="environments stepped together (default: 8 for PPO, 16 for REINFORCE)")
+    r.add_argument("--lr", type=_positive_float, default=None, metavar="LR",
+                   help="Adam learning rate (default: 1e-3 for PPO, 3e-3 for REINFORCE)")
+    r.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights, the environments and the sampled "
+                        "actions (default 0)")
+    r.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="directory for the final model (model.npz) and the return curve "
+                        "(returns.png); default ./runs/cartpole")
+    r.set_defaults(run=_run_train)
 
 
 def _run_compare(args):
