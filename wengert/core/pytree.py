@@ -8,22 +8,25 @@ _registry = {}
 class PyTreeDef:
     """The structure of a pytree without its leaves; equal structures compare equal."""
 
-    __slots__ = ("node_type", "aux", "children", "num_leaves")
+    __slots__ = ("node_type", "aux", "children", "num_leaves", "_key", "_hash")
 
     def __init__(self, node_type, aux, children):
         self.node_type = node_type  # None marks a leaf
         self.aux = aux
         self.children = children
         self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
-
-    def _key(self):
-        return (self.node_type, self.aux, tuple(c._key() for c in self.children))
+        # Built once from the children's keys: comparing and hashing structures (jit's cache
+        # key on every call) then costs no recursion.
+        self._key = (node_type, aux, tuple(c._key for c in children))
+        self._hash = None
 
     def __eq__(self, other):
-        return isinstance(other, PyTreeDef) and self._key() == other._key()
+        return isinstance(other, PyTreeDef) and self._key == other._key
 
     def __hash__(self):
-        return hash(self._key())
+        if self._hash is None:
+            self._hash = hash(self._key)
+        return self._hash
 
     def __repr__(self):
         if self.node_type is None:

@@ -30,10 +30,12 @@ class Compiled:
 
 
 def _signature(x):
+    if type(x) is np.ndarray:  # the common case, on every call
+        return x.shape, x.dtype
     r = raw_value(x)
     if not hasattr(r, "dtype"):
         r = np.asarray(r)
-    return np.shape(r), np.dtype(r.dtype).str
+    return np.shape(r), np.dtype(r.dtype)
 
 
 def _static_key(value, fname, i):
