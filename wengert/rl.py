@@ -261,10 +261,11 @@ def ppo(env, params, total_steps, *, n_steps=32, epochs=20, minibatch_size=None,
     Each iteration runs `n_steps` steps of every environment, computes GAE advantages
     (normalised per batch) and makes `epochs` passes of minibatches of `minibatch_size`
     (which must divide n_steps * num_envs; default: the whole batch) with Adam; the
-    learning rate and the clip range decay linearly to 0 when `anneal`. The defaults are RL
-    Zoo's tuned values for CartPole-v1. `callback(info)` gets a dict after every iteration: "steps" so far,
-    "episode_returns" finished in it, and the last minibatch's "loss", "value_loss",
-    "entropy" and "approx_kl". Reproducible for a given `seed` (environment and sampling)."""
+    learning rate and the clip range decay linearly to 0 when `anneal`. The defaults are
+    RL Zoo's tuned values for CartPole-v1. `callback(info)` gets a dict after every
+    iteration: "steps" so far, "episode_returns" finished in it, and the last minibatch's
+    "loss", "value_loss", "entropy" and "approx_kl". Reproducible for a given `seed`
+    (environment and sampling)."""
     batch = n_steps * env.num_envs
     minibatch_size = batch if minibatch_size is None else minibatch_size
     if batch % minibatch_size:
