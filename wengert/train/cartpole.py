@@ -24,7 +24,8 @@ from .common import (
     count_parameters,
     format_rate,
     format_seconds,
-    save_curves,
+    report_files,
+    save_outputs,
 )
 
 ENV_ID = "CartPole-v1"
@@ -118,13 +119,8 @@ def train(algo="ppo", steps=None, envs=None, lr=None, seed=0, out=None, *,
                     eval_returns=eval_returns, seconds=seconds, n_parameters=n_params,
                     history=history, out=out)
     if out is not None:
-        result.files["model"] = out / "model.npz"
-        out.mkdir(parents=True, exist_ok=True)
-        params.save(result.files["model"])
-        plot = save_curves(out / "returns.png", _panels(history, result),
-                           title=f"wengert train cartpole --algo {algo}")
-        if plot is not None:
-            result.files["curve"] = plot
+        save_outputs(result, out, params, _panels(history, result),
+                     f"wengert train cartpole --algo {algo}", plot="returns.png")
     report(result, log)
     return result
 
@@ -149,7 +145,4 @@ def report(result, log=print):
         f"(min {r.min():g}, max {r.max():g}): {verdict}")
     log(f"Training time {format_seconds(result.seconds)} for {result.steps:,} steps and "
         f"{result.episodes:,} episodes ({format_rate(result.steps / result.seconds, 'step')})")
-    for name, path in result.files.items():
-        log(f"{name + ':':<12}{path}")
-    if result.out is not None and "curve" not in result.files:
-        log("curve:      not plotted: matplotlib is not installed (pip install matplotlib)")
+    report_files(result, log)

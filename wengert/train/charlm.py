@@ -39,8 +39,9 @@ from .common import (
     format_rate,
     format_seconds,
     load_checkpoint,
+    report_files,
     save_checkpoint,
-    save_curves,
+    save_outputs,
 )
 
 DEFAULT_CHARS = 1_000_000
@@ -267,17 +268,11 @@ def train(text=None, steps=1000, context=64, batch_size=32, lr=3e-3, seed=0, out
         n_parameters=n_params, sample=prompt + "".join(vocab[i] for i in sample_ids),
         history=history, out=out)
     if out is not None:
-        result.files["checkpoint"] = checkpoint
-        result.files["model"] = out / "model.npz"
-        params.save(result.files["model"])
-        plot = save_curves(out / "curves.png", [{
+        save_outputs(result, out, params, [{
             "ylabel": "cross-entropy (nats/char)", "xlabel": "step",
             "series": [("train (per batch)", history["step"], history["loss"], PER_BATCH_STYLE),
                        ("validation", history["eval_step"], history["val_loss"])],
-            "hlines": [("unigram entropy", entropy)]}],
-            title="wengert train charlm")
-        if plot is not None:
-            result.files["curves"] = plot
+            "hlines": [("unigram entropy", entropy)]}], "wengert train charlm", checkpoint)
     report(result, log)
     return result
 
@@ -290,7 +285,4 @@ def report(result, log=print):
     log(f"Training time {format_seconds(result.seconds)} "
         f"({format_rate(result.chars_per_second, 'char')}, evaluation included)")
     log(f"Sample (temperature 0.8):\n{'-' * 60}\n{result.sample}\n{'-' * 60}")
-    for name, path in result.files.items():
-        log(f"{name + ':':<12}{path}")
-    if result.out is not None and "curves" not in result.files:
-        log("curves:     not plotted: matplotlib is not installed (pip install matplotlib)")
+    report_files(result, log)

@@ -134,6 +134,27 @@ class History:
         return self.series[key][-1]
 
 
+def save_outputs(result, out, params, panels, title, checkpoint=None, plot="curves.png"):
+    """Write a finished run's model (`model.npz`) and curves (when matplotlib is installed)
+    under `out`, and record them (and the checkpoint, if any) in `result.files`."""
+    if checkpoint is not None:
+        result.files["checkpoint"] = checkpoint
+    out.mkdir(parents=True, exist_ok=True)
+    result.files["model"] = out / "model.npz"
+    params.save(result.files["model"])
+    written = save_curves(out / plot, panels, title=title)
+    if written is not None:
+        result.files["curves"] = written
+
+
+def report_files(result, log):
+    """Print the files a run wrote, and why the curves are missing if they are."""
+    for name, path in result.files.items():
+        log(f"{name + ':':<12}{path}")
+    if result.out is not None and "curves" not in result.files:
+        log("curves:     not plotted: matplotlib is not installed (pip install matplotlib)")
+
+
 def save_curves(path, panels, title=""):
     """Plot `panels` side by side into the PNG `path` with matplotlib, if it is installed.
 

@@ -32,8 +32,9 @@ from .common import (
     format_rate,
     format_seconds,
     load_checkpoint,
+    report_files,
     save_checkpoint,
-    save_curves,
+    save_outputs,
 )
 
 MODELS = ("cnn", "mlp")
@@ -223,13 +224,8 @@ def train(model="cnn", epochs=None, batch_size=64, lr=None, seed=0, out=None, re
                     samples_per_second=done * len(y_train) / max(seconds, 1e-9),
                     n_parameters=n_params, history=history, out=out)
     if out is not None:
-        result.files["checkpoint"] = checkpoint
-        result.files["model"] = out / "model.npz"
-        params.save(result.files["model"])
-        plot = save_curves(out / "curves.png", _panels(history, steps_per_epoch),
-                           title=f"wengert train digits --model {model}")
-        if plot is not None:
-            result.files["curves"] = plot
+        save_outputs(result, out, params, _panels(history, steps_per_epoch),
+                     f"wengert train digits --model {model}", checkpoint)
     report(result, log)
     return result
 
@@ -257,7 +253,4 @@ def report(result, log=print):
         f"(best {100 * max(h['test_acc'], default=0):.2f}%)")
     log(f"Training time {format_seconds(result.seconds)} "
         f"({format_rate(result.samples_per_second, 'sample')}, evaluation included)")
-    for name, path in result.files.items():
-        log(f"{name + ':':<12}{path}")
-    if result.out is not None and "curves" not in result.files:
-        log("curves:     not plotted: matplotlib is not installed (pip install matplotlib)")
+    report_files(result, log)
