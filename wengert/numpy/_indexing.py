@@ -269,17 +269,8 @@ def take_along_axis(arr, indices, axis):
 def put_along_axis_add(arr, indices, values, axis):
     """A copy of `arr` with `values` added at `indices` along `axis` (differentiable)."""
     shape = np.shape(raw_value(arr))
-    nd = len(shape)
-    axis %= nd
-    index = []
-    for ax in range(nd):
-        if ax == axis:
-            index.append(np.asarray(raw_value(indices)))
-        else:
-            view = [1] * nd
-            view[ax] = shape[ax]
-            index.append(np.arange(shape[ax]).reshape(view))
-    return index_add_p.bind(arr, values, idx=tuple(index))
+    index = _along_axis_index(np.asarray(raw_value(indices)), axis % len(shape), shape)
+    return index_add_p.bind(arr, values, idx=index)
 
 
 _argsort_p = Primitive("argsort", np.argsort, differentiable=False)
