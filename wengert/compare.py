@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import numpy as wnp
+from .train.common import save_curves
 from .transforms.api import jvp, vjp
 
 EPS = float(np.finfo(np.float64).eps)
@@ -492,37 +493,21 @@ def swell_study(depths=range(1, 9)):
 
 # Plots -------------------------------------------------------------------------------------
 
+_GUIDE_STYLE = {"color": "grey", "linestyle": ":", "marker": None}
+
+
 def _save_loglog(path, panels, title):
-    """Log-log panels side by side (matplotlib, if installed): each panel a dict with
-    "xlabel", "ylabel", "series" [(label, xs, ys)] and optional "vlines" [(label, x)] and
-    "guides" [(label, xs, ys)] drawn dashed. Returns the path, or None without matplotlib."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    fig = Figure(figsize=(5.2 * len(panels), 4.0), layout="constrained")
-    for k, panel in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), k + 1)
-        for label, xs, ys in panel["series"]:
-            ax.plot(xs, ys, marker=".", label=label)
-        for label, xs, ys in panel.get("guides", ()):
-            ax.plot(xs, ys, color="grey", linestyle=":", label=label)
-        for label, xv in panel.get("vlines", ()):
-            ax.axvline(xv, color="grey", linestyle="--", linewidth=1, label=label)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        # Guides must not stretch the axes beyond the measured values.
+    """Log-log panels through train.common.save_curves: each panel a dict with "xlabel",
+    "ylabel", "series" [(label, xs, ys)] and optional "vlines" [(label, x)] and "guides"
+    [(label, xs, ys)] drawn dotted, which do not stretch the axes beyond the measured
+    values. Returns the path, or None without matplotlib."""
+    plotted = []
+    for panel in panels:
         measured = np.concatenate([np.ravel(ys) for _, _, ys in panel["series"]])
-        ax.set_ylim(np.nanmin(measured) / 3, np.nanmax(measured) * 3)
-        ax.set_xlabel(panel["xlabel"])
-        ax.set_ylabel(panel["ylabel"])
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    fig.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+        guides = [(label, xs, ys, _GUIDE_STYLE) for label, xs, ys in panel.get("guides", ())]
+        plotted.append({**panel, "series": list(panel["series"]) + guides, "logx": True,
+                        "logy": True, "ylim": (np.nanmin(measured) / 3, np.nanmax(measured) * 3)})
+    return save_curves(path, plotted, title)
 
 
 def _cost_panels(series, size_label):

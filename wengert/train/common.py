@@ -160,8 +160,9 @@ def save_curves(path, panels, title=""):
 
     Each panel is a dict with "ylabel", "xlabel", "series" (a list of `(label, xs, ys)` or
     `(label, xs, ys, style)`, style a dict of matplotlib line options), and optionally
-    "hlines" (a list of `(label, y)` reference lines) and "logy". Returns the path written,
-    or None when matplotlib is missing (the caller prints a note)."""
+    "hlines" / "vlines" (lists of `(label, y)` / `(label, x)` reference lines), "logx",
+    "logy" and "ylim". Returns the path written, or None when matplotlib is missing (the
+    caller prints a note)."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -176,8 +177,14 @@ def save_curves(path, panels, title=""):
                 ax.plot(xs, ys, label=label, **{"marker": marker, **dict(*style)})
         for label, y in panel.get("hlines", ()):
             ax.axhline(y, color="grey", linestyle="--", linewidth=1, label=label)
+        for label, x in panel.get("vlines", ()):
+            ax.axvline(x, color="grey", linestyle="--", linewidth=1, label=label)
+        if panel.get("logx"):
+            ax.set_xscale("log")
         if panel.get("logy"):
             ax.set_yscale("log")
+        if panel.get("ylim"):
+            ax.set_ylim(*panel["ylim"])
         ax.set_xlabel(panel["xlabel"])
         ax.set_ylabel(panel["ylabel"])
         ax.grid(alpha=0.3)
