@@ -57,8 +57,9 @@ def _run_train(args):
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\nInterrupted. The last checkpoint is in {out}; continue with the same options "
-              "and --resume.", file=sys.stderr)
+        resume = ("" if args.task == "cartpole" else
+                  f" The last checkpoint is in {out}; continue with the same options and --resume.")
+        print(f"\nInterrupted.{resume}", file=sys.stderr)
         return 130
     return 0
 
