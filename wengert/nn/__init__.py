@@ -2,7 +2,7 @@
 tensors (eager use); `wengert.nn.functional` holds the stateless functions (also re-exported
 here by their short names) and `wengert.nn.init` the weight initialisers."""
 
-from . import attention, functional, init, layers, recurrent
+from . import attention, functional, init, layers, moe, recurrent
 from .attention import MultiheadAttention, TransformerBlock
 from .functional import (
     adaptive_avg_pool2d,
@@ -57,6 +57,7 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter
+from .moe import MixtureOfExperts, MoEAux, backward_matmul_work, moe_dense_reference
 from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
@@ -66,9 +67,11 @@ __all__ = [
     "functional",
     "init",
     "layers",
+    "moe",
     "recurrent",
     *attention.__all__,
     *functional.__all__,
     *layers.__all__,
+    *moe.__all__,
     *recurrent.__all__,
 ]
