@@ -1,48 +1,33 @@
-"""Sparse Jacobians and Hessians: sparsity detection through the IR, greedy colouring and
-compressed evaluation with one JVP (or VJP, or Hessian-vector product) per colour.
+"""Sparsity detection: the boolean pattern of a Jacobian (or Hessian) found by propagating
+dependencies through the traced IR, without evaluating any derivative.
 
-1. Detection. `f` is traced into a Graph (`make_graph`) and a boolean dependency pattern is
-   propagated equation by equation: each variable `v` gets a SciPy sparse boolean matrix
-   (`v.size` x `x.size`) whose row `k` marks the input elements that element `k` of `v`
-   depends on. Every rule is a sparse matrix operation, so a banded 10,000 x 10,000 pattern
-   is found in milliseconds: elementwise primitives select rows through broadcasting index
-   maps and OR them; reductions sum rows by group; shape and indexing primitives are
-   applied to integer index arrays (`np.arange(size)`) to learn where each element goes;
-   matmul/einsum are dense in the contracted dimensions (exactly sparse when the other
-   matmul operand is a constant). A primitive without a rule (linear algebra, control flow,
-   custom derivatives...) falls back conservatively to "every output element depends on
-   every input element any operand depends on". Non-differentiable primitives (comparisons,
-   rounding, `stop_gradient`) carry no dependency, since their derivative is zero. The
-   graph is also evaluated once at `x`, so that index arrays computed from `x` (argsort,
-   argmax) are known: the pattern is that of the Jacobian at `x`.
-2. Colouring. Columns that share a nonzero row conflict; a greedy distance-1 colouring of
-   this column intersection graph gives groups of structurally orthogonal columns, one JVP
-   each (forward mode through `linearize`, so the primal runs once). Rows are coloured the
-   same way (one VJP each) and the mode with fewer colours is used.
-3. Hessians. The pattern is detected on the graph of `grad(f)` and symmetrised. Columns are
-   coloured by a distance-2 colouring of the adjacency graph (the same column colouring of
-   H: structurally orthogonal columns, direct recovery), one Hessian-vector product each
-   (forward over reverse, linearised once). This is simpler than star colouring, which would
-   need about half as many colours on banded patterns (b + 1 instead of 2b + 1 for
-   half-bandwidth b) but a substitution-free two-sided recovery.
+`f` is traced into a Graph (`make_graph`) and a boolean dependency pattern is propagated
+equation by equation: each variable `v` gets a SciPy sparse boolean matrix (`v.size` x
+`x.size`) whose row `k` marks the input elements that element `k` of `v` depends on. Every
+rule is a sparse matrix operation, so a banded 10,000 x 10,000 pattern is found in
+milliseconds: elementwise primitives select rows through broadcasting index maps and OR
+them; reductions sum rows by group; shape and indexing primitives are applied to integer
+index arrays (`np.arange(size)`) to learn where each element goes; matmul/einsum are dense
+in the contracted dimensions (exactly sparse when the other matmul operand is a constant).
+A primitive without a rule (linear algebra, control flow, custom derivatives...) falls back
+conservatively to "every output element depends on every input element any operand depends
+on". Non-differentiable primitives (comparisons, rounding, `stop_gradient`) carry no
+dependency, since their derivative is zero. The graph is also evaluated once at `x`, so
+that index arrays computed from `x` (argsort, argmax) are known: the pattern is that of the
+Jacobian at `x`.
 """
 
 import numpy as np
 import scipy.sparse as sp
 
-from .core import raw_value
-from .core.primitive import batch_elementwise
-from .ir import make_graph
-from .ir.graph import Literal
-from .numpy import _indexing, _products, _reductions, _shape
-from .transforms.api import grad, linearize, vjp
+from ..core import raw_value
+from ..core.primitive import batch_elementwise
+from ..ir import make_graph
+from ..ir.graph import Literal
+from ..numpy import _indexing, _products, _reductions, _shape
+from ..transforms.api import grad
 
-__all__ = ["jacobian_sparse", "hessian_sparse", "jacobian_sparsity", "hessian_sparsity",
-           "color_columns"]
-
-
-# ---------------------------------------------------------------------------------------
-# Dependency patterns
+__all__ = ["jacobian_sparsity", "hessian_sparsity"]
 
 
 def _empty(rows, n):
@@ -338,98 +323,3 @@ def hessian_sparsity(f, x):
     x = _as_input("hessian_sparsity", x)
     p = _graph_sparsity(make_graph(grad(f), x), x)
     return (p + p.T).tocsr().astype(bool)
-
-
-# ---------------------------------------------------------------------------------------
-# Colouring
-
-
-def color_columns(pattern):
-    """Greedy distance-1 colouring of the column intersection graph of `pattern` (columns
-    that share a nonzero row get different colours), in natural order. Returns an int array
-    of one colour per column, colours numbered from 0. Columns of one colour are
-    structurally orthogonal, so one product with their summed seed recovers all of them."""
-    pattern = sp.csc_matrix(pattern, dtype=bool)
-    conflicts = (pattern.T @ pattern).tocsr()
-    indptr, indices = conflicts.indptr, conflicts.indices
-    ncols = pattern.shape[1]
-    colors = np.full(ncols, -1, dtype=np.intp)
-    for j in range(ncols):
-        used = colors[indices[indptr[j]:indptr[j + 1]]]
-        taken = np.zeros(used.size + 1, dtype=bool)
-        taken[used[(used >= 0) & (used <= used.size)]] = True
-        colors[j] = int(np.argmin(taken))
-    return colors
-
-
-def _seeds(colors, dtype):
-    ncolors = int(colors.max()) + 1 if colors.size else 0
-    seeds = np.zeros((ncolors, colors.size), dtype=dtype)
-    seeds[colors, np.arange(colors.size)] = 1
-    return seeds
-
-
-def _decompress(pattern, colors, compressed):
-    """J[i, j] = compressed[i, colors[j]] on the nonzeros of `pattern` (compressed columns)."""
-    coo = pattern.tocoo()
-    values = compressed[coo.row, colors[coo.col]]
-    return sp.csr_matrix((values, (coo.row, coo.col)), shape=pattern.shape)
-
-
-def jacobian_sparse(f, x, *, pattern=None, mode="auto", return_info=False):
-    """The Jacobian of `f` at the 1-D array `x` as a SciPy CSR matrix (f(x).size x x.size),
-    computed with one JVP per colour of its columns (or one VJP per colour of its rows).
-
-    The sparsity pattern is detected through the IR (`jacobian_sparsity`) unless given.
-    `mode` is "fwd" (column colouring, JVPs through `linearize`: f runs once), "rev" (row
-    colouring, VJPs) or "auto" (the one with fewer colours). With `return_info=True`,
-    also returns a dict with the pattern, the mode and the number of colours (passes).
-
-    >>> J = jacobian_sparse(lambda x: x[1:] - x[:-1], np.ones(5))  # 4 x 5, 2 passes
-    """
-    x = _as_input("jacobian_sparse", x)
-    if mode not in ("auto", "fwd", "rev"):
-        raise ValueError(f"jacobian_sparse: mode must be 'auto', 'fwd' or 'rev', got {mode!r}")
-    pattern = jacobian_sparsity(f, x) if pattern is None else sp.csr_matrix(pattern, dtype=bool)
-    col_colors = color_columns(pattern) if mode != "rev" else None
-    row_colors = color_columns(pattern.T) if mode != "fwd" else None
-    if mode == "auto":
-        mode = "rev" if row_colors.max(initial=-1) < col_colors.max(initial=-1) else "fwd"
-    if mode == "fwd":
-        y, f_jvp = linearize(f, x)
-        seeds = _seeds(col_colors, x.dtype)
-        compressed = np.stack([np.ravel(f_jvp(s)) for s in seeds], axis=1) if len(seeds) else (
-            np.zeros((pattern.shape[0], 0), dtype=x.dtype))
-        jac = _decompress(pattern, col_colors, compressed)
-        ncolors = len(seeds)
-    else:
-        y, f_vjp = vjp(f, x)
-        y_shape, y_dtype = np.shape(raw_value(y)), np.result_type(raw_value(y))
-        seeds = _seeds(row_colors, y_dtype)
-        compressed = np.stack([np.ravel(f_vjp(s.reshape(y_shape))[0]) for s in seeds],
-                              axis=1) if len(seeds) else np.zeros((x.size, 0), dtype=x.dtype)
-        jac = _decompress(pattern.T.tocsr(), row_colors, compressed).T.tocsr()
-        ncolors = len(seeds)
-    if return_info:
-        return jac, {"pattern": pattern, "mode": mode, "colors": ncolors}
-    return jac
-
-
-def hessian_sparse(f, x, *, pattern=None, return_info=False):
-    """The Hessian of the scalar function `f` at the 1-D array `x` as a SciPy CSR matrix,
-    computed with one Hessian-vector product per colour of a distance-2 colouring of its
-    (detected or given) symmetric sparsity pattern; `grad(f)` is linearised once.
-
-    >>> H = hessian_sparse(lambda x: wnp.sum(x[1:] * x[:-1]), np.ones(5))  # 3 HVPs
-    """
-    x = _as_input("hessian_sparse", x)
-    pattern = hessian_sparsity(f, x) if pattern is None else sp.csr_matrix(pattern, dtype=bool)
-    colors = color_columns(pattern)
-    _, hvp_lin = linearize(grad(f), x)
-    seeds = _seeds(colors, x.dtype)
-    compressed = np.stack([np.ravel(hvp_lin(s)) for s in seeds], axis=1) if len(seeds) else (
-        np.zeros((x.size, 0), dtype=x.dtype))
-    hess = _decompress(pattern, colors, compressed)
-    if return_info:
-        return hess, {"pattern": pattern, "colors": len(seeds)}
-    return hess
