@@ -18,6 +18,7 @@ from .core import (  # noqa: F401
     tree_structure,
     tree_unflatten,
 )
+from .core.rowsparse import RowSparse  # noqa: F401
 from .ir import jit, make_graph  # noqa: F401
 from .sparse_jacobian import hessian_sparse, jacobian_sparse  # noqa: F401
 from .tensor import (  # noqa: F401

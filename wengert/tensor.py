@@ -10,6 +10,10 @@ recorded and can be differentiated again.
 In-place operations (`+=`, `add_`, `x[i] = v`...) bump the tensor's version; a backward
 pass that needs a value overwritten since it was saved raises an error instead of
 returning a wrong gradient.
+
+A leaf with `sparse_grad` set (as `nn.Embedding(..., sparse=True)` sets its weight) gets a
+`wg.RowSparse` `.grad` from gathers of its rows, accumulated sparsely over backward calls;
+`create_graph=True` gives dense gradients.
 """
 
 import weakref
@@ -18,8 +22,15 @@ import numpy as np
 
 from .core import Trace, Tracer, state
 from .core.backend import is_inexact
+from .core.rowsparse import RowSparse
 from .numpy._array_methods import ArrayMethods
-from .transforms.reverse import Node, backward_pass, check_vjp_rules
+from .transforms.reverse import (
+    Node,
+    backward_pass,
+    check_vjp_rules,
+    mark_sparse_leaf,
+    sparse_leaves,
+)
 
 
 class EagerTrace(Trace):
@@ -129,6 +140,25 @@ class Tensor(Tracer, ArrayMethods):
         self.primal = np.asarray(value.primal if isinstance(value, Tensor) else value)
         self._version += 1
 
+    @property
+    def sparse_grad(self):
+        """Whether gathers of this leaf's rows (`t[idx]`, `take(t, idx, axis=0)`, embedding
+        lookups) give it a row-sparse `.grad` (a `wg.RowSparse`) instead of a dense one. Set
+        it on a leaf that requires grad; `.grad.todense()` gives the dense array."""
+        return self._node is not None and self._node in sparse_leaves
+
+    @sparse_grad.setter
+    def sparse_grad(self, value):
+        if not (self.requires_grad and self.is_leaf):
+            raise RuntimeError(
+                "sparse_grad: only a leaf tensor that requires grad has a gradient of its own "
+                "to keep sparse; set it on the parameter (e.g. the embedding's weight)."
+            )
+        if value:
+            mark_sparse_leaf(self._grad_node())
+        else:
+            sparse_leaves.discard(self._grad_node())
+
     def requires_grad_(self, requires_grad=True):
         if requires_grad and not is_inexact(self.primal.dtype):
             raise TypeError(
@@ -223,8 +253,8 @@ class Tensor(Tracer, ArrayMethods):
             leaf = node.leaf()
             if leaf is None:
                 continue
-            g = ct if create_graph else _wrap(_value(ct), None, None)
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
+            g = _as_grad(ct, create_graph)
+            leaf.grad = g if leaf.grad is None else _add_grads(leaf.grad, g)
 
     # In-place operations -------------------------------------------------------------------
     def _in_place(self, compute, op):
@@ -337,6 +367,21 @@ def _value(x):
     return x.primal if isinstance(x, Tensor) else x
 
 
+def _as_grad(ct, create_graph):
+    """A leaf's cotangent as it is stored in `.grad`: a Tensor, or a RowSparse as it is."""
+    if create_graph or type(ct) is RowSparse:
+        return ct
+    return _wrap(_value(ct), None, None)
+
+
+def _add_grads(old, new):
+    """Accumulate a gradient into `.grad`: two RowSparse stay sparse; with a dense one the
+    sum is a dense Tensor."""
+    if type(new) is RowSparse:  # RowSparse's own + (Tensor + RowSparse is not an op)
+        return new + old
+    return old + new
+
+
 def _seed_for(fn, out, gradient, create_graph):
     if not isinstance(out, Tensor):
         raise TypeError(f"{fn}: expected a Tensor output, got {type(out).__name__}")
@@ -405,7 +450,8 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, capture):
     prev = state.grad_enabled
     state.grad_enabled = bool(create_graph)
     try:
-        return backward_pass(roots, rule_inputs, capture, free=not retain_graph)
+        return backward_pass(roots, rule_inputs, capture, free=not retain_graph,
+                             sparse=None if create_graph else sparse_leaves)
     finally:
         state.grad_enabled = prev
 
@@ -443,7 +489,7 @@ def autograd_grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_
                 )
             result.append(None)
         else:
-            result.append(ct if create_graph else _wrap(ct, None, None))
+            result.append(_as_grad(ct, create_graph))
     return tuple(result)
 
 

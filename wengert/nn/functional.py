@@ -17,6 +17,8 @@ import numpy as np
 from .. import numpy as wnp
 from ..core import raw_value
 from ..scipy import special
+from ..tensor import Tensor
+from ..transforms.reverse import ReverseTracer, mark_sparse_leaf
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -114,13 +116,30 @@ def linear(x, weight, bias=None):
     return y if bias is None else y + bias
 
 
-def embedding(indices, weight):
-    """Rows of `weight` (num_embeddings, dim) picked by integer `indices` (any shape)."""
+def embedding(indices, weight, *, sparse=False):
+    """Rows of `weight` (num_embeddings, dim) picked by integer `indices` (any shape).
+
+    With `sparse=True` (PyTorch's option) the gradient of `weight` from this lookup is a
+    `wg.RowSparse` of the looked-up rows instead of a dense array the size of the table:
+    eagerly when `weight` is a leaf Parameter (its `.grad`), functionally when it is an input
+    of `wg.grad` / `value_and_grad` / `vjp`, for a first derivative of concrete indices."""
     idx = raw_value(indices)
     dtype = idx.dtype if hasattr(idx, "dtype") else np.asarray(idx).dtype
     if dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {dtype}.")
+    if sparse:
+        _want_row_sparse(weight)
     return wnp.take(weight, indices, axis=0)
+
+
+def _want_row_sparse(weight):
+    """Mark `weight`, when it is an input of the differentiation under way (an eager leaf,
+    or an argument of the innermost wg.grad), for a row-sparse gradient."""
+    if isinstance(weight, Tensor):
+        if weight.requires_grad and weight.is_leaf and not weight.sparse_grad:
+            weight.sparse_grad = True
+    elif type(weight) is ReverseTracer and weight.node.prim is None:
+        mark_sparse_leaf(weight.node)
 
 
 def dropout(x, p=0.5, training=True, *, rng=None):

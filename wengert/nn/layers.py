@@ -249,15 +249,26 @@ class BatchNorm2d(_BatchNorm):
 
 
 class Embedding(Module):
-    """A lookup table: integer indices of any shape -> rows of weight (N(0, 1) initialised)."""
+    """A lookup table: integer indices of any shape -> rows of weight (N(0, 1) initialised).
 
-    def __init__(self, num_embeddings, embedding_dim, *, rng=None, dtype=np.float32):
+    `sparse=True` (PyTorch's option) makes the weight's gradient a `wg.RowSparse` holding
+    only the looked-up rows, in both API styles: eagerly `weight.grad` after `.backward()`,
+    functionally the weight's leaf of `wg.grad(loss)(model, ...)`. Optimise it with `SGD` (no
+    momentum or weight decay, or `lazy=True`) or `Adam(..., lazy=True)`, which update just
+    those rows.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, *, sparse=False, rng=None,
+                 dtype=np.float32):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.sparse = sparse
         weight = np.random.default_rng(rng).standard_normal((num_embeddings, embedding_dim))
         self.weight = Parameter(weight.astype(dtype))
+        if sparse:
+            self.weight.sparse_grad = True
 
     def forward(self, indices):
-        return F.embedding(indices, self.weight)
+        return F.embedding(indices, self.weight, sparse=self.sparse)
 
 
 class Sequential(Module):

@@ -14,6 +14,7 @@
 import numpy as np
 
 from ..core import Tracer, register_pytree_node
+from ..core.rowsparse import RowSparse
 from ..tensor import Tensor
 
 
@@ -31,7 +32,7 @@ class Parameter(Tensor):
 
 def _is_dynamic(value):
     """Does an attribute value hold parameters or submodules (a pytree child)?"""
-    if isinstance(value, (Module, Tensor, Tracer)):
+    if isinstance(value, (Module, Tensor, Tracer, RowSparse)):  # RowSparse: a sparse gradient
         return True
     if isinstance(value, np.ndarray):
         return value.dtype.kind in "fc"

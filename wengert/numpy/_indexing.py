@@ -1,11 +1,14 @@
 """Indexing: `x[idx]`, gathers (take, take_along_axis), sorting, and immutable indexed
 updates `x.at[idx].set / add / multiply / min / max`. Repeated indices accumulate in the
-gradient, as in NumPy's `add.at`."""
+gradient, as in NumPy's `add.at`. A gather of whole rows by an integer array (`x[idx]`,
+`take(x, idx, axis=0)`) can give its table a row-sparse cotangent (`RowSparse`) where one is
+asked for."""
 
 import numpy as np
 
 from ..core import Primitive, Tracer, def_jvp, def_linear, def_vjp, raw_value
 from ..core.backend import array_module
+from ..core.rowsparse import RowSparse, def_sparse_vjp
 from ._shape import reshape, unbroadcast
 
 
@@ -71,9 +74,37 @@ def getitem(x, idx):
     return getitem_p.bind(x, idx=_static_index(idx))
 
 
-def_linear(
-    getitem_p, lambda g, ans, x, idx: scatter_p.bind(g, idx=idx, shape=np.shape(raw_value(x)))
-)
+def _getitem_transpose(g, ans, x, idx):
+    return scatter_p.bind(g, idx=idx, shape=np.shape(raw_value(x)))
+
+
+def _leading_rows(idx):
+    """The integer index array of `idx` when it picks whole rows along axis 0 (`x[ind]`,
+    `x[ind, :]`, `x[ind, ...]`), else None."""
+    first, rest = (idx[0], idx[1:]) if isinstance(idx, tuple) and idx else (idx, ())
+    if not (isinstance(first, np.ndarray) and first.dtype.kind in "iu"):
+        return None
+    if all(r is Ellipsis or (isinstance(r, slice) and r == slice(None)) for r in rest):
+        return first
+    return None
+
+
+def _getitem_row_sparse_vjp(g, ans, x, idx):
+    """getitem's cotangent for x as a RowSparse when idx gathers whole rows with an integer
+    array and the values are raw arrays (a first derivative); otherwise the dense one."""
+    ind = _leading_rows(idx)
+    if ind is None or isinstance(g, Tracer) or isinstance(x, Tracer):
+        return _getitem_transpose(g, ans, x, idx)
+    shape = np.shape(x)
+    ind = ind.ravel().astype(np.intp, copy=False)
+    if ind.size and ind.min() < 0:
+        ind = np.where(ind < 0, ind + shape[0], ind)
+    rows = g.reshape((ind.size,) + shape[1:]).astype(x.dtype, copy=False)
+    return RowSparse(ind, rows, shape)
+
+
+def_linear(getitem_p, _getitem_transpose)
+def_sparse_vjp(getitem_p, _getitem_row_sparse_vjp)
 def_linear(scatter_p, lambda g, ans, x, idx, shape: getitem(g, idx))
 
 # index_add is linear in both x and y; index_set is linear in (x, y) jointly.

@@ -4,6 +4,7 @@ their linear algebra on a single vector."""
 import numpy as np
 
 from ..core import tree_flatten, tree_unflatten
+from ..core.rowsparse import RowSparse
 from ..tensor import Tensor, no_grad
 
 
@@ -44,7 +45,14 @@ def set_flat_params(params, vector):
 
 
 def get_flat_grad(params):
-    """The `.grad` of a list of Parameters as one vector (zeros where a grad is None)."""
-    return np.concatenate([
-        (np.zeros_like(p.primal) if p.grad is None else np.asarray(p.grad.primal)).ravel()
-        for p in params])
+    """The `.grad` of a list of Parameters as one vector (zeros where a grad is None;
+    row-sparse gradients densified)."""
+    return np.concatenate([_dense_grad(p).ravel() for p in params])
+
+
+def _dense_grad(p):
+    if p.grad is None:
+        return np.zeros_like(p.primal)
+    if type(p.grad) is RowSparse:
+        return p.grad.todense()
+    return np.asarray(p.grad.primal)

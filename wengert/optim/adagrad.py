@@ -12,7 +12,8 @@ class Adagrad(Optimizer):
         p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
 
     Eager: `Adagrad(model.parameters(), lr=1e-2)`; functional: `Adagrad(lr=1e-2)` then
-    `init` / `update` (see `Optimizer`).
+    `init` / `update` (see `Optimizer`). A row-sparse gradient (`wg.RowSparse`) updates only
+    its rows, which equals the dense step when weight_decay is 0.
     """
 
     def __init__(self, params=None, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
@@ -25,6 +26,10 @@ class Adagrad(Optimizer):
 
     def _slots(self, p, hp):
         return {"sum": wnp.full_like(p, hp["initial_accumulator_value"])}
+
+    def _zero_grad_moves(self, hp):
+        # A zero gradient leaves the accumulator and the parameter as they are.
+        return "with weight_decay shrinks every row" if hp["weight_decay"] != 0 else None
 
     def _rule(self, g, p, slots, step, hp):
         if hp["weight_decay"] != 0:

@@ -15,22 +15,32 @@ class Adam(Optimizer):
 
     Eager: `Adam(model.parameters(), lr=1e-3)`; functional: `Adam(lr=1e-3)` then `init` /
     `update` (see `Optimizer`).
+
+    `lazy=True` takes row-sparse gradients (`wg.RowSparse`, e.g. from
+    `nn.Embedding(..., sparse=True)`) as TensorFlow's LazyAdam and PyTorch's SparseAdam do:
+    the rule above runs on the gradient's rows alone, so only those rows of the parameter and
+    of the moments change, at a cost proportional to the rows; t counts this parameter's
+    updates. The dense step would also decay the moments of (and move) every other row, so
+    without `lazy` a RowSparse gradient is an error. Dense gradients get the dense step.
     """
 
     _decoupled = False
 
     def __init__(self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, lazy=False):
         name = type(self).__name__
         _check_nonnegative(name, lr=lr, eps=eps, weight_decay=weight_decay)
         _check_unit_interval(name, **{"betas[0]": betas[0], "betas[1]": betas[1]})
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize))
+                                      maximize=maximize, lazy=lazy))
 
     def _slots(self, p, hp):
         names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if hp["amsgrad"] else ())
         return {k: wnp.zeros_like(p) for k in names}
+
+    def _zero_grad_moves(self, hp):
+        return "decays its moment estimates (and moves the parameter) on every row"
 
     def _rule(self, g, p, slots, step, hp):
         lr, wd, (beta1, beta2) = hp["lr"], hp["weight_decay"], hp["betas"]
@@ -51,10 +61,12 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter; `torch.optim.AdamW`): the
     parameter is first shrunk, `p = p * (1 - lr * weight_decay)`, and the Adam step then uses
-    the plain gradient. Same arguments as `Adam`, with weight_decay defaulting to 0.01."""
+    the plain gradient. Same arguments as `Adam`, with weight_decay defaulting to 0.01 (with
+    `lazy=True`, only the gradient's rows are shrunk)."""
 
     _decoupled = True
 
     def __init__(self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 amsgrad=False, *, maximize=False, lazy=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         lazy=lazy)

@@ -14,11 +14,23 @@ Hyperparameters live in `param_groups` (dicts, as in PyTorch, so that the eager 
 in `lr_scheduler` can change `group["lr"]`); a functional optimiser has one group without
 parameters. A learning rate may also be a schedule: a function of the number of updates
 already made (0 for the first), see `wengert.optim.schedules`.
+
+Row-sparse gradients (`wg.RowSparse`, from embedding lookups) are applied to their rows
+only: the same rule runs on the gathered rows of the parameter and of its state, and the
+results are written back (eagerly in place, functionally into a copy). That equals the dense
+update when the rule leaves a row with zero gradient unchanged (plain SGD, Adagrad without
+weight decay). Otherwise (momentum, weight decay, Adam's moments) it is the "lazy" variant,
+which the optimiser must be asked for with `lazy=True`; without it a RowSparse gradient is
+an error, not a silent densification.
 """
+
+import weakref
 
 import numpy as np
 
+from .. import numpy as wnp
 from ..core import tree_flatten, tree_unflatten
+from ..core.rowsparse import RowSparse
 from ..tensor import Tensor, enable_grad, no_grad
 
 
@@ -79,6 +91,7 @@ class Optimizer:
     def __init__(self, params, defaults):
         self.defaults = defaults
         self.state = {}  # eager per-parameter state, keyed by id(parameter)
+        self._made = {}  # (id(parameter), name) -> weak ref to an array a sparse step may write
         name = type(self).__name__
         self.param_groups = (
             [dict(defaults, params=[])] if params is None
@@ -125,7 +138,8 @@ class Optimizer:
         new_p, new_slots = [], {k: [] for k in slot_leaves}
         for i, (g, p) in enumerate(zip(g_leaves, p_leaves)):
             slots = {k: v[i] for k, v in slot_leaves.items()}
-            p_out, s_out = self._apply(_as_array(g), _as_array(p), slots, step, hp)
+            p_out, s_out = self._apply(_as_array(g), _as_array(p), slots, step, hp,
+                                       f"{name}.update: leaf {i} of grads")
             new_p.append(p_out)
             for k in slot_leaves:
                 new_slots[k].append(s_out[k])
@@ -141,6 +155,8 @@ class Optimizer:
             for p in group["params"]:
                 if set_to_none or p.grad is None:
                     p.grad = None
+                elif type(p.grad) is RowSparse:  # stays sparse: no rows
+                    p.grad = RowSparse(p.grad.indices[:0], p.grad.rows[:0], p.grad.shape)
                 else:
                     p.grad = Tensor(np.zeros_like(p.primal))
 
@@ -164,31 +180,94 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
+        for i, group in enumerate(self.param_groups):
+            for j, p in enumerate(group["params"]):
                 if p.grad is None:
                     continue
                 state = self.state.get(id(p))
                 if state is None:
                     hp = _resolve(group, 1)
-                    state = self.state[id(p)] = {"step": 0, **self._slots(p.primal, hp)}
-                state["step"] += 1
-                hp = _resolve(group, state["step"])
+                    fresh = self._slots(p.primal, hp)
+                    self._made.update({(id(p), k): weakref.ref(v) for k, v in fresh.items()})
+                    state = self.state[id(p)] = {"step": 0, **fresh}
+                step = state["step"] + 1
+                hp = _resolve(group, step)
                 slots = {k: v for k, v in state.items() if k != "step"}
-                new_p, new_slots = self._apply(_as_array(p.grad), p.primal, slots,
-                                               state["step"], hp)
-                state.update(new_slots)
-                with no_grad():
-                    p.copy_(new_p)
+                g = _as_array(p.grad)
+                if type(g) is RowSparse:
+                    where = (f"{type(self).__name__}.step: the gradient of "
+                             f"param_groups[{i}]['params'][{j}]")
+                    self._step_rows(p, g, state, slots, step, hp, where)
+                else:
+                    new_p, new_slots = self._apply(g, p.primal, slots, step, hp)
+                    state.update(new_slots)
+                    with no_grad():
+                        p.copy_(new_p)
+                state["step"] = step
         return loss
 
-    def _apply(self, g, p, slots, step, hp):
-        """The one place both styles call the update rule."""
+    def _apply(self, g, p, slots, step, hp, where=None):
+        """The one place both styles call the update rule. A row-sparse `g` updates its rows
+        of a copy of `p` and of the slots (`where` names the gradient in errors)."""
+        if type(g) is RowSparse:
+            idx, p_rows, slot_rows = self._rows_update(g, p, slots, step, hp, where)
+            return wnp.at(p)[idx].set(p_rows), {
+                k: wnp.at(slots[k])[idx].set(rows) for k, rows in slot_rows.items()}
         return self._rule(-g if hp.get("maximize") else g, p, slots, step, hp)
+
+    def _rows_update(self, g, p, slots, step, hp, where):
+        """The update restricted to the rows of the row-sparse gradient `g`: (row indices,
+        the new rows of `p`, the new rows of each slot)."""
+        name = type(self).__name__
+        if g.shape != np.shape(p):
+            raise ValueError(
+                f"{where} is a RowSparse of shape {g.shape} but the parameter has shape "
+                f"{np.shape(p)}; pass gradients shaped like the parameters."
+            )
+        reason = None if hp.get("lazy") else self._zero_grad_moves(hp)
+        if reason is not None:
+            fix = ("pass lazy=True to update only the gradient's rows (as TF's LazyAdam or "
+                   "PyTorch's SparseAdam do), or " if "lazy" in hp else "")
+            raise TypeError(
+                f"{where} is row-sparse (a wg.RowSparse), but {name} {reason}, so "
+                f"updating only the gradient's rows would differ from its dense update. To "
+                f"fix: {fix}densify the gradient with .todense()."
+            )
+        g = g.coalesce()
+        idx = g.indices
+        rows = -g.rows if hp.get("maximize") else g.rows
+        p_rows, slot_rows = self._rule(rows, p[idx], {k: v[idx] for k, v in slots.items()},
+                                       step, hp)
+        return idx, p_rows, slot_rows
+
+    def _step_rows(self, p, g, state, slots, step, hp, where):
+        """Eager step along a row-sparse gradient: the gradient's rows of the parameter and
+        of its state are overwritten in place, so the step costs the rows, not the table."""
+        idx, p_rows, slot_rows = self._rows_update(g, p.primal, slots, step, hp, where)
+        for k, rows in slot_rows.items():
+            state[k] = self._write_rows((id(p), k), state[k], idx, rows)
+        p.data = self._write_rows((id(p), None), p.primal, idx, p_rows)  # bumps the version
+
+    def _write_rows(self, key, array, idx, rows):
+        """`array` with `rows` written at `idx`: in place when this optimiser made the array
+        (the library never writes into an array it did not create), else into a copy, which
+        later steps then update in place."""
+        made = self._made.get(key)
+        if made is None or made() is not array:
+            array = array.copy()
+            self._made[key] = weakref.ref(array)
+        array[idx] = rows
+        return array
 
     # Subclass interface ---------------------------------------------------------------------
     def _slots(self, p, hp):
         return {}
+
+    def _zero_grad_moves(self, hp):
+        """None when the rule leaves a row whose gradient is zero (and its state) unchanged,
+        so that applying it to a sparse gradient's rows alone equals the dense update; else
+        why not (completing "{name} ...")."""
+        return "may change rows whose gradient is zero"
 
     def _rule(self, g, p, slots, step, hp):
         raise NotImplementedError(f"{type(self).__name__} must define _rule()")

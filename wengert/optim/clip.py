@@ -5,13 +5,19 @@ import math
 
 from .. import numpy as wnp
 from ..core import tree_leaves, tree_map
+from ..core.rowsparse import RowSparse
 from ..tensor import Tensor, no_grad
 
 
+def _values(x):
+    """The entries of a leaf that count for a norm: a RowSparse's summed rows."""
+    return x.coalesce().rows if type(x) is RowSparse else x
+
+
 def global_norm(tree, norm_type=2.0):
-    """The `norm_type`-norm of all the leaves of a pytree taken as one vector (differentiable).
-    """
-    leaves = [wnp.abs(x) for x in tree_leaves(tree)]
+    """The `norm_type`-norm of all the leaves of a pytree taken as one vector (differentiable;
+    row-sparse leaves count by their rows)."""
+    leaves = [wnp.abs(_values(x)) for x in tree_leaves(tree)]
     if not leaves:
         raise ValueError("global_norm: the tree has no leaves, so it has no norm.")
     if norm_type == math.inf:
@@ -36,7 +42,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     that their global norm is at most `max_norm`; parameters without a gradient are ignored.
     Returns the norm before clipping, as a 0-d Tensor (`torch.nn.utils.clip_grad_norm_`)."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    grads = [p.grad.primal for p in params if p.grad is not None]
+    grads = [p.grad if type(p.grad) is RowSparse else p.grad.primal
+             for p in params if p.grad is not None]
     if not grads:
         return Tensor(0.0)
     norm = global_norm(grads, norm_type)
@@ -49,6 +56,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = _clip_coef(norm, max_norm)
     with no_grad():
         for p in params:
-            if p.grad is not None:
+            if type(p.grad) is RowSparse:
+                p.grad = p.grad * coef
+            elif p.grad is not None:
                 p.grad = Tensor(p.grad.primal * coef)
     return Tensor(norm)

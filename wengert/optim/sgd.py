@@ -15,10 +15,17 @@ class SGD(Optimizer):
 
     Eager: `SGD(model.parameters(), lr=0.1, momentum=0.9)`; functional: `SGD(lr=0.1)` then
     `init` / `update` (see `Optimizer`). `maximize=True` ascends instead.
+
+    A row-sparse gradient (`wg.RowSparse`, e.g. from `nn.Embedding(..., sparse=True)`)
+    updates only its rows. Without momentum and weight decay that is exactly the dense step.
+    With either, a dense step also moves (or shrinks) the rows whose gradient is zero, so a
+    RowSparse gradient needs `lazy=True`: the rule then runs on the gradient's rows alone
+    (their momentum buffers and decay included; other rows stay as they are, as in
+    TensorFlow's sparse momentum update).
     """
 
     def __init__(self, params=None, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False):
+                 nesterov=False, *, maximize=False, lazy=False):
         _check_nonnegative("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
@@ -27,10 +34,17 @@ class SGD(Optimizer):
             )
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize, lazy=lazy))
 
     def _slots(self, p, hp):
         return {"momentum_buffer": wnp.zeros_like(p)} if hp["momentum"] != 0 else {}
+
+    def _zero_grad_moves(self, hp):
+        if hp["momentum"] != 0:
+            return "with momentum keeps moving rows whose gradient is zero"
+        if hp["weight_decay"] != 0:
+            return "with weight_decay shrinks every row"
+        return None
 
     def _rule(self, g, p, slots, step, hp):
         if hp["weight_decay"] != 0:

@@ -1,5 +1,10 @@
 """The JAX-style function transforms: vjp, grad, value_and_grad, jvp, linearize, jacfwd,
-jacrev, hessian, hvp, stop_gradient. Each takes and returns pytrees."""
+jacrev, hessian, hvp, stop_gradient. Each takes and returns pytrees.
+
+vjp, grad and value_and_grad take `sparse=True` to return the gradient of an input whose
+rows are gathered (`x[idx]`, `take(x, idx, axis=0)`, an embedding lookup) as a `RowSparse`
+(indices and rows) rather than a dense array the size of the input; see
+`wengert.core.rowsparse`."""
 
 import functools
 import inspect
@@ -24,6 +29,7 @@ from .reverse import (
     ReverseTracer,
     backward_pass,
     functional_rule_inputs,
+    sparse_leaves,
     toposort,
 )
 
@@ -100,18 +106,20 @@ def _strip(trace, tree):
     return tree_map(strip, tree)
 
 
-def vjp(f, *primals, has_aux=False):
+def vjp(f, *primals, has_aux=False, sparse=False):
     """Evaluate `f(*primals)` and return `(out, vjp_fun)` (and `aux` with has_aux), where
     `vjp_fun(ct)` maps an output cotangent (a pytree like `out`) to a tuple of input
-    cotangents, one per primal. `vjp_fun` may be called any number of times.
+    cotangents, one per primal. `vjp_fun` may be called any number of times. With
+    `sparse=True`, an input used only through gathers of its rows gets a `RowSparse`
+    cotangent (see `grad`).
 
     >>> out, pullback = vjp(wnp.sin, 0.5)
     >>> pullback(1.0)  # (cos(0.5),)
     """
-    return _vjp(f, primals, has_aux, single_use=False)
+    return _vjp(f, primals, has_aux, single_use=False, sparse=sparse)
 
 
-def _vjp(f, primals, has_aux, single_use):
+def _vjp(f, primals, has_aux, single_use, sparse=False):
     """vjp; with `single_use`, the one backward pass frees each node's saved values as soon as
     it is done with them (grad's case), which keeps peak memory down."""
     trace, flat, in_tree, leaves, out = _record(f, primals, "vjp")
@@ -145,7 +153,10 @@ def _vjp(f, primals, has_aux, single_use):
                 c = wnp.astype(c, o_dtype)
             if pos is not None:
                 seeds.append((pos[0], pos[1], c))
-        found = backward_pass(seeds, functional_rule_inputs, free=single_use) if seeds else {}
+        # Without sparse=True, inputs that an embedding(..., sparse=True) looked up.
+        wanted = set(leaves) if sparse else sparse_leaves
+        found = backward_pass(seeds, functional_rule_inputs, free=single_use,
+                              sparse=wanted) if seeds else {}
         cts = [found.get(leaf) for leaf in leaves]
         cts = [_zeros_like(x) if c is None else c for c, x in zip(cts, flat)]
         return tree_unflatten(in_tree, cts)
@@ -177,10 +188,11 @@ def _partial_over(f, args, kwargs, argnums):
     return f_partial
 
 
-def value_and_grad(f, argnums=0, has_aux=False):
+def value_and_grad(f, argnums=0, has_aux=False, sparse=False):
     """Return a function computing `(f(*args), grad)` (or `((value, aux), grad)` with
     has_aux). `f` must return a real scalar; `argnums` picks the differentiated arguments
-    (an int gives one gradient, a tuple a tuple of gradients), each a pytree.
+    (an int gives one gradient, a tuple a tuple of gradients), each a pytree. `sparse` as
+    in `grad`.
 
     >>> value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
     (5.0, array([2., 4.]))
@@ -194,7 +206,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
         for i, a in zip(nums, diff_args):
             for leaf in tree_flatten(a)[0]:
                 _check_differentiable_input("grad", f, i, _as_array(leaf))
-        result = _vjp(f_partial, diff_args, has_aux, single_use=True)
+        result = _vjp(f_partial, diff_args, has_aux, single_use=True, sparse=sparse)
         out, pullback = result[0], result[1]
         out_raw = raw_value(out)
         if not hasattr(out_raw, "dtype"):
@@ -225,13 +237,22 @@ def value_and_grad(f, argnums=0, has_aux=False):
     return value_and_grad_f
 
 
-def grad(f, argnums=0, has_aux=False):
+def grad(f, argnums=0, has_aux=False, sparse=False):
     """Return a function computing the gradient of scalar-valued `f` with respect to the
     arguments in `argnums` (and `aux` too with has_aux).
 
+    With `sparse=True`, the gradient of an input leaf that `f` uses only through gathers of
+    whole rows by integer arrays (`x[idx]`, `x[idx, :]`, `take(x, idx, axis=0)`,
+    `nn.functional.embedding`) is a `wg.RowSparse` holding just the gathered rows; a leaf
+    also used densely gets the ordinary dense gradient. This holds for a first derivative
+    on concrete arrays; under an enclosing transform (higher order, jit, vmap) gradients
+    stay dense.
+
     >>> grad(lambda x: wnp.sin(x) * x)(1.0)
+    >>> grad(lambda t: t[np.array([3, 1, 3])].sum(), sparse=True)(np.ones((5, 2)))
+    RowSparse(shape=(5, 2), dtype=float64, rows=3)
     """
-    vg = value_and_grad(f, argnums=argnums, has_aux=has_aux)
+    vg = value_and_grad(f, argnums=argnums, has_aux=has_aux, sparse=sparse)
 
     @functools.wraps(f)
     def grad_f(*args, **kwargs):

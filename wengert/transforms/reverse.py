@@ -9,13 +9,23 @@ derivative, tracers of an enclosing transform for higher orders.
 
 The same Node and backward pass serve the functional `vjp`/`grad` (ReverseTrace) and the
 eager `Tensor.backward()`.
+
+Row-sparse gradients: the backward pass may be given a set of leaf nodes whose gradient is
+wanted row-sparse (`sparse_leaves`). A gather of whole rows whose table is such a leaf then
+gives it a `RowSparse` cotangent (the primitive's `def_sparse_vjp` rule) instead of a dense
+array the size of the table; sums of RowSparse stay sparse, and a dense contribution to the
+same leaf densifies the sum. Only leaves receive RowSparse, so no other rule ever sees one
+(a gather from an intermediate value stays dense). Rules decline (give the dense cotangent)
+when the values are tracers: higher-order derivatives, jit and vmap stay dense.
 """
 
+import weakref
 
 import numpy as np
 
 from .. import numpy as wnp
 from ..core import Trace, Tracer
+from ..core.rowsparse import RowSparse, sparse_vjps
 from ..numpy._array_methods import ArrayMethods
 from .forward import fit_to
 
@@ -80,6 +90,28 @@ def toposort(roots):
     return order
 
 
+# Leaf nodes whose gradient is kept row-sparse wherever it comes from gathers of rows: eager
+# tensors marked with `Tensor.sparse_grad`, and functional inputs that `nn.functional.embedding
+# (..., sparse=True)` looked up. Weak, so that a node leaves the set when its tape is dropped.
+sparse_leaves = weakref.WeakSet()
+
+
+def mark_sparse_leaf(node):
+    """Ask for a row-sparse gradient for leaf `node` from the gathers of its rows."""
+    if node.prim is not None:
+        raise ValueError("mark_sparse_leaf: only a leaf node (an input) can have a "
+                         "row-sparse gradient.")
+    sparse_leaves.add(node)
+
+
+def _sparse_rules(node, vjps, leaves):
+    """`vjps` with the row-sparse rule for argument 0 when its parent is one of `leaves`."""
+    for argnum, parent, _ in node.parents:
+        if argnum == 0 and parent in leaves:
+            return (sparse_vjps[node.prim],) + tuple(vjps[1:])
+    return vjps
+
+
 def _zeros_for(value):
     return wnp.zeros_like(value)
 
@@ -95,16 +127,19 @@ def _accumulate(cts, node, k, ct):
         slots[k] = ct if slots[k] is None else slots[k] + ct
 
 
-def backward_pass(seeds, rule_inputs, capture=None, free=False):
+def backward_pass(seeds, rule_inputs, capture=None, free=False, sparse=None):
     """Propagate cotangents from `seeds` (a list of (node, output index or None, ct)).
 
     `rule_inputs(node, ct) -> (args, ans, ct)` gives what the rules see for a node (raw
     values, or Tensors that record a differentiable backward pass). `capture` is a dict
     whose keys are nodes whose total cotangent is wanted; leaves are always captured into it.
     Returns the capture dict filled with cotangents (absent: zero). With `free`, nodes
-    release their saved values as soon as they are processed.
+    release their saved values as soon as they are processed. `sparse`, a set of leaf
+    nodes, asks for row-sparse cotangents of those leaves from gathers of their rows (see
+    the module docstring); hooks see dense cotangents.
     """
     capture = {} if capture is None else capture
+    sparse = sparse or None  # an empty set: the plain dense pass
     cts = {}
     owned = set()  # ids of sums this pass allocated and nothing else references yet
     for node, k, ct in seeds:
@@ -115,6 +150,8 @@ def backward_pass(seeds, rule_inputs, capture=None, free=False):
             continue
         owned.discard(id(ct))
         if node.hooks:
+            if type(ct) is RowSparse:
+                ct = ct.todense()
             for hook in node.hooks:
                 replaced = hook(ct)
                 if replaced is not None:
@@ -133,6 +170,8 @@ def backward_pass(seeds, rule_inputs, capture=None, free=False):
         if isinstance(g, list):  # multiple results: materialise symbolic zeros
             g = tuple(_zeros_for(a) if c is None else c for a, c in zip(ans, g))
         vjps = node.prim.vjps
+        if sparse is not None and node.prim in sparse_vjps:
+            vjps = _sparse_rules(node, vjps, sparse)
         params = node.params
         for argnum, parent, k in node.parents:
             ct_arg = fit_cotangent(vjps[argnum](g, ans, *args, **params), args[argnum])
