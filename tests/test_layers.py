@@ -15,7 +15,7 @@ LAYERS = [
     ("transforms",),
     ("tensor", "testing", "extend"),
     ("ir", "control", "checkpoint", "revolve", "sparse_jacobian"),
-    ("nn", "optim", "data", "meta", "rl"),
+    ("nn", "optim", "data", "meta", "rl", "second_order"),
 ]
 
 

@@ -285,6 +285,16 @@ def test_lbfgs_minimize_rosenbrock():
     assert res.x["a"] == pytest.approx(1.0, abs=1e-7) and res.x["b"] == pytest.approx(1.0, abs=1e-7)
 
 
+def test_lbfgs_zero_tolerance_change_survives_a_collapsed_bracket():
+    from wengert.optim.lbfgs import _cubic_interpolate
+
+    assert _cubic_interpolate(0.5, 1.0, -1.0, 0.5, 1.0, -1.0, bounds=(0.0, 2.0)) == 1.0
+    # With tolerance_change=0 the zoom can shrink its bracket to a point; it must stop cleanly.
+    res = optim.lbfgs_minimize(rosenbrock, np.array([-1.2, 1.0]), tolerance_grad=0.0,
+                               tolerance_change=0.0, max_iter=200)
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-7)
+
+
 def _rosen_closure_problem(line_search_fn, max_iter):
     x = Parameter(np.array([-1.2, 1.0]))
     opt = optim.LBFGS([x], lr=1.0, max_iter=max_iter, history_size=10,

@@ -21,17 +21,22 @@ from .base import _param_groups
 
 def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     """Minimiser of the cubic through (x1, f1, g1) and (x2, f2, g2), clamped to `bounds`
-    (default: between x1 and x2); the midpoint if the cubic has no minimum."""
+    (default: between x1 and x2); the midpoint if the cubic has no minimum or the two points
+    coincide (a collapsed bracket when tolerance_change is 0)."""
     xmin_bound, xmax_bound = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
+    if x1 == x2:
+        return (xmin_bound + xmax_bound) / 2.0
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1 ** 2 - g1 * g2
     if d2_square < 0:
         return (xmin_bound + xmax_bound) / 2.0
     d2 = math.sqrt(d2_square)
-    if x1 <= x2:
-        min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-    else:
-        min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+    if x1 > x2:  # the formula below is written for x1 <= x2
+        x1, f1, g1, x2, f2, g2 = x2, f2, g2, x1, f1, g1
+    denominator = g2 - g1 + 2 * d2
+    if denominator == 0:
+        return (xmin_bound + xmax_bound) / 2.0
+    min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / denominator)
     return min(max(min_pos, xmin_bound), xmax_bound)
 
 
