@@ -3,14 +3,20 @@ without checkpointing, side by side in one process.
 
 1. A deep tanh MLP: value_and_grad plain vs `checkpoint_sequential` (sqrt(depth) segments).
 2. A long loop: `fori_loop` (every carry taped) vs `fori_loop_revolve` with few snapshots.
+3. A long scan (carry, per-step xs and stacked ys): `scan` vs `scan_revolve`.
+4. Policies under jit: jit(grad) of an MLP whose layers are checkpointed with each policy of
+   `wg.checkpoint_policies`: the memory planner's planned peak and the time per call.
 
     python benchmarks/bench_checkpoint.py [--depth 64 --width 1024 --batch 256 --steps 1000]
+        [--policy-depth 16 --policy-width 256 --policy-batch 1024]
 """
 
 import argparse
+import functools
 import time
 import tracemalloc
 
+import common
 from common import np  # noqa: F401  (common puts the repository on sys.path)
 
 import wengert as wg
@@ -67,6 +73,67 @@ def loop(steps, snapshots, size, rng):
     return init, {"store all": wg.grad(store_all), f"revolve({snapshots})": wg.grad(rev)}
 
 
+def scan_loop(steps, snapshots, size, rng):
+    init = (rng.normal(size=size), np.array(0.9))
+    xs = rng.normal(size=steps) * 0.1
+
+    def step(carry, x):
+        h, w = carry
+        h = wnp.sin(h * w + x) + 0.5 * h
+        return (h, w), wnp.mean(h)
+
+    def plain(init):
+        (h, _), ys = wg.scan(step, init, xs)
+        return wnp.sum(h ** 2) + wnp.sum(ys)
+
+    def rev(init):
+        (h, _), ys = wg.scan_revolve(step, init, xs, snapshots=snapshots)
+        return wnp.sum(h ** 2) + wnp.sum(ys)
+
+    return init, {"scan": wg.grad(plain), f"scan_revolve({snapshots})": wg.grad(rev)}
+
+
+def policy_table(depth, width, batch, rng):
+    """jit(grad) of an MLP with each layer checkpointed under each policy: planned peak bytes
+    (wengert.ir.memory) and time per call."""
+    ws = [(rng.normal(size=(width, width)) / np.sqrt(width)).astype(np.float32)
+          for _ in range(depth)]
+    x = rng.normal(size=(batch, width)).astype(np.float32)
+
+    def layer(w, h):
+        return wnp.tanh(h @ w) * wnp.sin(h) + h
+
+    def loss_with(step):
+        def loss(ws, x):
+            for w in ws:
+                x = step(w, x)
+            return wnp.sum(x ** 2)
+
+        return loss
+
+    P = wg.checkpoint_policies
+    variants = {"no checkpoint": layer}
+    for name in ("nothing_saveable", "dots_saveable", "everything_saveable"):
+        variants[name] = wg.checkpoint(layer, policy=getattr(P, name))
+    fns = {name: wg.jit(wg.grad(loss_with(step))) for name, step in variants.items()}
+    peaks = {name: fn.graph(ws, x).peak_bytes for name, fn in fns.items()}
+    # The budget is per checkpointed call: two activations' worth per layer.
+    budget = 2 * x.nbytes
+    name = f"save_under_budget({budget}) (2 activations a layer)"
+    fns[name] = wg.jit(wg.grad(loss_with(wg.checkpoint(layer, policy=P.save_under_budget(
+        budget)))))
+    peaks[name] = fns[name].graph(ws, x).peak_bytes
+    print(f"\nPolicies under jit: {depth} layers tanh(h @ w) * sin(h) + h, width {width}, "
+          f"batch {batch}, float32; jit(grad), each layer checkpointed\n")
+    print("| policy | planned peak MiB | peak / plain | time s | time / plain |")
+    print("|---|---|---|---|---|")
+    times = common.measure_all({name: functools.partial(fn, ws, x) for name, fn in fns.items()})
+    base_peak, base_time = peaks["no checkpoint"], times["no checkpoint"]
+    for name, seconds in times.items():
+        print(f"| {name} | {peaks[name] / 2**20:.2f} | {peaks[name] / base_peak:.2f} | "
+              f"{seconds:.3f} | {seconds / base_time:.2f} |")
+
+
 def report(title, arg, fns, unit_bytes):
     print(f"\n{title}\n")
     print("| variant | peak MiB | peak / activation | time s | time ratio |")
@@ -86,6 +153,9 @@ def main():
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--snapshots", type=int, default=10)
     parser.add_argument("--size", type=int, default=10000)
+    parser.add_argument("--policy-depth", type=int, default=16)
+    parser.add_argument("--policy-width", type=int, default=256)
+    parser.add_argument("--policy-batch", type=int, default=1024)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     x, fns = mlp(args.depth, args.width, args.batch, rng)
@@ -94,6 +164,10 @@ def main():
     init, fns = loop(args.steps, args.snapshots, args.size, rng)
     report(f"Loop: {args.steps} steps, carry of {args.size} float64", init, fns,
            init[0].nbytes)
+    init, fns = scan_loop(args.steps, args.snapshots, args.size, rng)
+    report(f"Scan: {args.steps} steps, carry of {args.size} float64, scalar xs and ys", init,
+           fns, init[0].nbytes)
+    policy_table(args.policy_depth, args.policy_width, args.policy_batch, rng)
 
 
 if __name__ == "__main__":

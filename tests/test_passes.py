@@ -17,6 +17,7 @@ from wengert.ir import (
     eliminate_dead_code,
     fold_constants,
     fusion,
+    inline_calls,
     make_graph,
     optimize,
 )
@@ -308,3 +309,41 @@ def test_small_values_stay_unfused(monkeypatch):
     large = optimize(make_graph(chain, np.ones(5000)), fuse=True)
     assert not any("fused" in e.prim.name for e in small.eqns)
     assert any("fused" in e.prim.name for e in large.eqns)
+
+
+def test_inline_calls_opens_custom_rules_for_the_code_that_runs():
+    @wg.custom_vjp
+    def clip_gradient(x):
+        return x
+
+    clip_gradient.defvjp(lambda x: (x, None), lambda _, g: (wnp.clip(g, -0.5, 0.5),))
+
+    @wg.checkpoint
+    def block(x):
+        return wnp.sin(wnp.exp(x) * 3.0)
+
+    # inline_calls traces at placeholder zeros, where inv fails: this call stays whole.
+    opaque = wg.checkpoint(wnp.linalg.inv)
+
+    def matrix(x):
+        return 2.0 * wnp.eye(2) + 0.1 * x[:2, None] * x[None, 3:]
+
+    def f(x):
+        return wnp.sum(block(clip_gradient(x)) ** 2) + wnp.sum(opaque(matrix(x)))
+
+    x = np.linspace(-1.0, 1.0, 5)
+    graph = make_graph(wg.grad(f), x)
+    calls = [e.prim.name for e in graph.eqns if e.prim.name.startswith("custom")]
+    assert len(calls) == 3
+    inlined = inline_calls(graph).check()
+    names = [e.prim.name for e in inlined.eqns]
+    assert names.count("custom_vjp_call") == 1  # the inverse stays one call
+    assert "exp" in names and "sin" in names
+    assert_bitwise(run(inlined, x)[0], run(graph, x)[0])
+    # jit runs the inlined graph; transforms around it still see the custom rule.
+    want = wg.grad(f)(x)
+    np.testing.assert_allclose(wg.jit(wg.grad(f))(x), want, rtol=1e-12)
+    np.testing.assert_allclose(wg.grad(wg.jit(f))(x), want, rtol=1e-12)
+    unclipped = wg.grad(lambda x: wnp.sum(wnp.sin(wnp.exp(x) * 3.0) ** 2)
+                        + wnp.sum(wnp.linalg.inv(matrix(x))))(x)
+    assert np.abs(want - unclipped).max() > 0.1  # the clip acted

@@ -6,7 +6,13 @@ through JAX-style transforms or PyTorch-style eager tensors.
 """
 
 from . import numpy  # noqa: F401
-from .checkpoint import checkpoint, checkpoint_sequential, fori_loop_revolve  # noqa: F401
+from .checkpoint import (  # noqa: F401
+    checkpoint,
+    checkpoint_policies,
+    checkpoint_sequential,
+    fori_loop_revolve,
+    scan_revolve,
+)
 from .control import cond, fori_loop, scan, switch, while_loop  # noqa: F401
 from .core import (  # noqa: F401
     DifferentiationError,
@@ -19,7 +25,7 @@ from .core import (  # noqa: F401
     tree_unflatten,
 )
 from .core.rowsparse import RowSparse  # noqa: F401
-from .ir import jit, make_graph  # noqa: F401
+from .ir import jit, make_graph, optimization_barrier  # noqa: F401
 from .sparse_jacobian import hessian_sparse, jacobian_sparse  # noqa: F401
 from .tensor import (  # noqa: F401
     Tensor,

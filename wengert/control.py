@@ -20,8 +20,14 @@ functions, so they nest to any order and stage themselves under jit:
   k-th, k about the square root of the trip count, recomputing the segments between), then the
   body's VJP from the last iteration back to the first. Its own derivatives are `while_vjp_p`
   again, around the JVP / VJP of that run-time procedure.
-* `scan_p`: JVP = scan carrying tangents; VJP = a forward scan that emits the per-step carries,
-  then a reverse scan of the body's VJP over them; batched = scan of the vmapped body.
+* `scan_p`: JVP = scan carrying tangents; VJP = a reverse scan of the body's VJP over the
+  per-step carries; batched = scan of the vmapped body. When reverse mode is ahead (an
+  argument is traced by grad/vjp), `scan` splits the body's VJP into its primal and linear
+  parts (`_split_vjp`): the forward scan also emits, as extra ys (`n_res`), the values the
+  linear part reads, and the VJP is a reverse scan of the linear part alone (`transposed`).
+  Otherwise (a graph staged by jit alone and differentiated later, or a higher order,
+  where the stored values receive cotangents) the VJP reruns the forward scan to collect
+  the carries and scans the body's whole VJP.
 """
 
 import math
@@ -31,14 +37,16 @@ import numpy as np
 
 from . import numpy as wnp
 from .core import Primitive, ShapedArray, Tracer, raw_value, state, tree_flatten, tree_unflatten
-from .core.backend import is_inexact
+from .core.backend import array_module, is_inexact
 from .core.primitive import def_jvp_multi
 from .ir.codegen import compile_graph, eval_graph
-from .ir.graph import Graph, Var
+from .ir.graph import Eqn, Graph, Literal, Var
+from .ir.memory import VIEW_PRIMITIVES
 from .ir.passes import optimize
 from .ir.staging import StagingTrace, StagingTracer, example_value
 from .transforms.api import jvp, vjp
 from .transforms.batching import vmap
+from .transforms.reverse import ReverseTracer
 
 # ---------------------------------------------------------------------------------------
 # Helpers: abstract values, traced functions, JVP / VJP of functions over flat lists
@@ -130,9 +138,13 @@ class _Fn:
     def __call__(self, *args):
         if any(isinstance(a, Tracer) for a in args):
             return eval_graph(self.graph, args)
+        return list(self.compiled()(*args))
+
+    def compiled(self):
+        """The generated function, for raw arrays only; it returns a tuple."""
         if self._compiled is None:
             self._compiled = compile_graph(self.graph)[0]
-        return list(self._compiled(*args))
+        return self._compiled
 
     def __repr__(self):
         return f"<{self.name}: {len(self.graph.eqns)} equations>"
@@ -662,17 +674,18 @@ def _scan_python(step, carry, xs, length, reverse):
     return carry, [wnp.stack(col) for col in zip(*ys)]
 
 
-def _scan_impl(*args, body, n_carry, n_xs, length, reverse):
+def _scan_impl(*args, body, n_carry, n_xs, length, reverse, n_res, transposed):
+    """The loop on raw arrays: the body's generated code, each step's ys written into
+    preallocated stacks (no per-step dispatch, no final stacking copy)."""
     carry, xs, consts = args[:n_carry], args[n_carry:n_carry + n_xs], args[n_carry + n_xs:]
-    if length == 0:
-        ys = [np.zeros((0,) + a.shape, a.dtype) for a in body.out_avals[n_carry:]]
-        return tuple(carry) + tuple(ys)
-
-    def step(c, x):
-        outs = body(*c, *x, *consts)
-        return outs[:n_carry], outs[n_carry:]
-
-    carry, ys = _scan_python(step, list(carry), xs, length, reverse)
+    xp = array_module(args[0]) if args else np
+    ys = [xp.empty((length,) + tuple(a.shape), a.dtype) for a in body.out_avals[n_carry:]]
+    run = body.compiled()
+    for i in range(length - 1, -1, -1) if reverse else range(length):
+        outs = run(*carry, *[x[i] for x in xs], *consts)
+        carry = outs[:n_carry]
+        for stacked, y in zip(ys, outs[n_carry:]):
+            stacked[i] = y
     return tuple(carry) + tuple(ys)
 
 
@@ -683,7 +696,8 @@ def _split_scan(args, n_carry, n_xs):
     return list(args[:n_carry]), list(args[n_carry:n_carry + n_xs]), list(args[n_carry + n_xs:])
 
 
-def _scan_jvp(tangents, ans, *args, body, n_carry, n_xs, length, reverse):
+def _scan_jvp(tangents, ans, *args, body, n_carry, n_xs, length, reverse, n_res,
+              transposed):
     ts = _full_tangents(tangents, args)
     init, xs, consts = _split_scan(args, n_carry, n_xs)
     init_t, xs_t, consts_t = _split_scan(ts, n_carry, n_xs)
@@ -698,9 +712,34 @@ def _scan_jvp(tangents, ans, *args, body, n_carry, n_xs, length, reverse):
     return _tangents_out(list(carry_t) + list(ys_t), ans)
 
 
-def _scan_cotangents(g, ans, *args, body, n_carry, n_xs, length, reverse):
+def _scan_cotangents(g, ans, *args, body, n_carry, n_xs, length, reverse, n_res,
+                     transposed):
     init, xs, consts = _split_scan(args, n_carry, n_xs)
+    n_ys = len(ans) - n_carry - n_res
+    g_res = g[len(ans) - n_res:]
+    if transposed is not None and not any(isinstance(c, Tracer) or np.any(c) for c in g_res):
+        # The forward pass stored what the body's VJP reads: run only its linear part, for
+        # the carry and the xs and consts that reverse mode differentiated when the scan
+        # was staged (the others are None: `_ScanCotangents` computes them if asked).
+        linear_part, wanted = transposed
+        want_x = [i for i in range(n_xs) if wanted[i]]
+        want_k = [i for i in range(len(consts)) if wanted[n_xs + i]]
 
+        def backward_linear(state, step_values):
+            ct_carry, ct_consts = state
+            res, x, g_y = step_values
+            cts = linear_part(*res, *x, *consts, *ct_carry, *g_y)
+            return _add_step(ct_carry, ct_consts, cts, n_carry, len(want_x))
+
+        start = (list(g[:n_carry]), [_zeros(consts[i]) for i in want_k])
+        values = (list(ans[len(ans) - n_res:]), xs, list(g[n_carry:n_carry + n_ys]))
+        (ct_init, ct_k), ct_x = scan(backward_linear, start, values, length=length,
+                                     reverse=not reverse)
+        return (list(ct_init) + _splice([None] * n_xs, want_x, ct_x)
+                + _splice([None] * len(consts), want_k, ct_k))
+
+    # Otherwise (a cotangent reaches the stored residuals: a higher order) the body's whole
+    # VJP, from the carries, which the forward scan is run again to collect.
     def forward(carry, x):  # the carry each step started from
         return body(*carry, *x, *consts)[:n_carry], carry
 
@@ -710,8 +749,7 @@ def _scan_cotangents(g, ans, *args, body, n_carry, n_xs, length, reverse):
         ct_carry, ct_consts = state
         carry, x, g_y = step_values
         cts = _vjp_flat(body, carry + x + consts, ct_carry + g_y)
-        ct_carry, ct_x, ct_k = cts[:n_carry], cts[n_carry:n_carry + n_xs], cts[n_carry + n_xs:]
-        return (ct_carry, [a + b for a, b in zip(ct_consts, ct_k)]), ct_x
+        return _add_step(ct_carry, ct_consts, cts, n_carry, n_xs)
 
     start = (list(g[:n_carry]), [_zeros(k) for k in consts])
     (ct_init, ct_consts), ct_xs = scan(backward, start, (carries, xs, list(g[n_carry:])),
@@ -719,7 +757,15 @@ def _scan_cotangents(g, ans, *args, body, n_carry, n_xs, length, reverse):
     return list(ct_init) + list(ct_xs) + list(ct_consts)
 
 
-def _scan_batch(prim, args, batched, body, n_carry, n_xs, length, reverse):
+def _add_step(ct_carry, ct_consts, cts, n_carry, n_xs):
+    """One backward step's state and output: (the carry's cotangent, the consts'
+    cotangents summed so far), the step's x cotangent."""
+    ct_carry, ct_x, ct_k = cts[:n_carry], cts[n_carry:n_carry + n_xs], cts[n_carry + n_xs:]
+    return (ct_carry, [a + b for a, b in zip(ct_consts, ct_k)]), ct_x
+
+
+def _scan_batch(prim, args, batched, body, n_carry, n_xs, length, reverse, n_res,
+                transposed):
     size = _axis_size(args, batched)
     init, xs, consts = _split_scan(args, n_carry, n_xs)
     init = [_batched(c, b, size) for c, b in zip(init, batched)]
@@ -738,7 +784,26 @@ def _scan_batch(prim, args, batched, body, n_carry, n_xs, length, reverse):
 
 
 def_jvp_multi(scan_p, _scan_jvp)
-scan_p.vjps = _AllCotangents(_scan_cotangents)
+class _ScanCotangents(_AllCotangents):
+    """`vjps` of scan: a cotangent the linear part's scan left out (None: an argument that
+    reverse mode did not differentiate when the scan was staged, asked for by a transform
+    that came later) comes from the body's whole VJP."""
+
+    def __getitem__(self, i):
+        fast = super().__getitem__(i)
+
+        def vjp_i(g, ans, *args, **params):
+            ct = fast(g, ans, *args, **params)
+            if ct is None:
+                cts = self.rule(g, ans, *args, **dict(params, transposed=None))
+                self.last = (g, cts)
+                ct = cts[i]
+            return ct
+
+        return vjp_i
+
+
+scan_p.vjps = _ScanCotangents(_scan_cotangents)
 scan_p.batch = _scan_batch
 
 
@@ -805,10 +870,15 @@ def scan(f, init, xs=None, length=None, reverse=False):
             f"{_describe(carry_tree, body.out_avals[:n_carry])}. Cast with astype or broadcast "
             "so that the carry keeps its type."
         )
+    n_res, transposed = 0, None
+    wanted = [_reverse_ahead([v]) for v in xs_flat + consts]
+    if any(wanted) or _reverse_ahead(init_flat):
+        body, n_res, transposed = _split_vjp(body, n_carry, len(xs_flat), wanted)
     outs = scan_p.bind(*init_flat, *xs_flat, *consts, body=body, n_carry=n_carry,
-                       n_xs=len(xs_flat), length=length, reverse=bool(reverse))
+                       n_xs=len(xs_flat), length=length, reverse=bool(reverse), n_res=n_res,
+                       transposed=transposed)
     return (tree_unflatten(init_tree, list(outs[:n_carry])),
-            tree_unflatten(y_tree, list(outs[n_carry:])))
+            tree_unflatten(y_tree, list(outs[n_carry:len(outs) - n_res])))
 
 
 def _pair(out, f):
@@ -824,6 +894,90 @@ def _pair_fun(f):
 
     pair.__name__ = _name(f)
     return pair
+
+
+def _split_vjp(body, n_carry, n_xs, wanted):
+    """Partial evaluation of the body's VJP, for a scan that reverse mode will differentiate.
+
+    The VJP of `body` (inputs: carry, x, consts; then the outputs' cotangents) is traced
+    and split into its primal part (what does not depend on the cotangents: the body again,
+    and what its rules read) and its linear part. Returns (the body extended to also output
+    the residuals, the primal values the linear part reads, as extra ys; their number; the
+    linear part as a `_Fn` over (residuals, x, consts, cotangents) -> the cotangents of the
+    carry and of the `wanted` xs and consts, paired with `wanted`). So the forward scan
+    stores the residuals and the backward scan neither reruns the forward scan nor
+    recomputes the body."""
+    graph = body.graph
+    n_in = len(graph.invars)
+    examples = [np.zeros(v.aval.shape, v.aval.dtype) for v in graph.invars + graph.outvars]
+    differentiated = list(range(n_carry)) + [n_carry + i for i, w in enumerate(wanted) if w]
+
+    def body_vjp(*args):
+        ins = list(args[:n_in])
+
+        def of_differentiated(*d):
+            return body(*_splice(ins, differentiated, d))
+
+        return _vjp_flat(of_differentiated, [ins[i] for i in differentiated], list(args[n_in:]))
+
+    (vjp_fn,), captured = _trace_all([(body_vjp, f"vjp({body.name})")], examples,
+                                     tree_flatten(tuple(range(len(examples))))[1])
+    assert not captured, "the traced body closes over nothing: its consts are inputs"
+    vjp = vjp_fn.graph
+    ins, cts = vjp.invars[:n_in], vjp.invars[n_in:]
+    # Each equation reads the cotangents (linear), the carry or x (varying), or neither
+    # (invariant: constants, consts). The backward body is the linear equations, plus
+    # those that are cheaper to redo than to store per step: invariant ones, and views.
+    linear, varying = {id(v) for v in cts}, {id(v) for v in ins[:n_carry + n_xs]}
+    producer, linear_eqns = {}, []
+    for k, eqn in enumerate(vjp.eqns):
+        reads = {id(x) for x in eqn.inputs if not isinstance(x, Literal)}
+        kind = linear if reads & linear else varying if reads & varying else None
+        if kind is linear:
+            linear_eqns.append(eqn)
+        else:
+            producer.update((id(v), (k, eqn)) for v in eqn.outputs)
+        if kind is not None:
+            kind.update(id(v) for v in eqn.outputs)
+    needed = [x for eqn in linear_eqns for x in eqn.inputs] + list(vjp.outvars)
+    passed = {id(v) for v in ins[n_carry:]}  # x and consts reach the backward scan as such
+    redo, residuals, seen = {}, [], set()
+    while needed:
+        v = needed.pop()
+        if isinstance(v, Literal) or id(v) in seen or id(v) in linear or id(v) in passed:
+            continue
+        seen.add(id(v))
+        k, eqn = producer.get(id(v), (None, None))
+        if eqn is not None and (id(v) not in varying or eqn.prim.name in VIEW_PRIMITIVES):
+            redo[k] = eqn
+            needed.extend(eqn.inputs)
+        elif eqn is not None or any(v is c for c in ins[:n_carry]):
+            residuals.append(v)  # a carry is stored as the echo of the body's input
+    linear_ids = {id(eqn) for eqn in linear_eqns}
+    primal_eqns = [eqn for eqn in vjp.eqns if id(eqn) not in linear_ids]
+    rename = {id(v): w for v, w in zip(ins, graph.invars)}
+
+    def renamed(x):
+        return x if isinstance(x, Literal) else rename.get(id(x), x)
+
+    forward = Graph(graph.invars, graph.constvars + vjp.constvars, graph.consts + vjp.consts,
+                    graph.eqns + tuple(Eqn(e.prim, [renamed(x) for x in e.inputs], e.params,
+                                           e.outputs) for e in primal_eqns),
+                    graph.outvars + tuple(renamed(v) for v in residuals))
+    backward = Graph(residuals + list(ins[n_carry:]) + list(cts), vjp.constvars, vjp.consts,
+                     [redo[k] for k in sorted(redo)] + linear_eqns, vjp.outvars)
+    return (_Fn(optimize(forward.check()), body.out_tree, body.name), len(residuals),
+            (_Fn(optimize(backward.check()), None, f"linear({vjp_fn.name})"), tuple(wanted)))
+
+
+def _reverse_ahead(values):
+    """Whether reverse mode differentiates any of `values` (at any transform level)."""
+    for x in values:
+        while isinstance(x, Tracer):
+            if isinstance(x, ReverseTracer):
+                return True
+            x = x.primal
+    return False
 
 
 __all__ = ["cond", "fori_loop", "scan", "switch", "while_loop"]

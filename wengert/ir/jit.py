@@ -14,19 +14,31 @@ import numpy as np
 
 from ..core import Tracer, raw_value, tree_flatten, tree_unflatten
 from .codegen import compile_graph, eval_graph
-from .passes import optimize
+from .passes import CALL_PRIMITIVES, optimize
 from .staging import example_value, trace_to_graph
 
 
 class Compiled:
-    """One cache entry: the optimised graph, its output structure and generated code."""
+    """One cache entry: the optimised graph (custom-rule calls such as checkpoints inlined,
+    so that the passes and the memory planner see inside them), its output structure and
+    generated code; and, made on first need, the graph that enclosing transforms evaluate,
+    in which those calls stay whole so that their rules apply."""
 
-    __slots__ = ("graph", "out_tree", "run", "source")
+    __slots__ = ("graph", "out_tree", "run", "source", "_staged", "_fuse", "_transformable")
 
-    def __init__(self, graph, out_tree):
-        self.graph = graph
+    def __init__(self, staged, out_tree, fuse):
+        self.graph = optimize(staged, fuse=fuse, inline=True)
         self.out_tree = out_tree
-        self.run, self.source = compile_graph(graph)
+        self.run, self.source = compile_graph(self.graph)
+        self._staged, self._fuse, self._transformable = staged, fuse, None
+
+    @property
+    def transformable(self):
+        if self._transformable is None:
+            calls = any(eqn.prim in CALL_PRIMITIVES for eqn in self._staged.eqns)
+            self._transformable = (optimize(self._staged, fuse=self._fuse) if calls
+                                   else self.graph)
+        return self._transformable
 
 
 def _signature(x):
@@ -96,7 +108,7 @@ def jit(fun=None, *, static_argnums=(), donate_argnums=(), fuse=False):
                 return rebuild(static_vals, dynamic, kwargs)
 
             graph, out_tree = trace_to_graph(traced, examples, _leaves_tree(len(flat)))
-            found = cache[key] = Compiled(optimize(graph, fuse=fuse), out_tree)
+            found = cache[key] = Compiled(graph, out_tree, fuse)
         return found
 
     @functools.wraps(fun)
@@ -104,7 +116,7 @@ def jit(fun=None, *, static_argnums=(), donate_argnums=(), fuse=False):
         static_vals, flat, in_tree = split(args, kwargs)
         compiled = entry(static_vals, flat, in_tree)
         if any(isinstance(x, Tracer) for x in flat):
-            outs = eval_graph(compiled.graph, flat)
+            outs = eval_graph(compiled.transformable, flat)
         else:
             outs = compiled.run(*flat)
         return tree_unflatten(compiled.out_tree, list(outs))

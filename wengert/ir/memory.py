@@ -12,7 +12,8 @@ equation that is not a ufunc or fused one may be a view of its inputs) is read l
 
 The planned peak is the largest sum of the bytes of intermediates alive at once, counting
 at each equation its inputs, its outputs and a fused kernel's scratch buffers. Outputs of
-view operations (`VIEW_PRIMITIVES`) share their operand's buffer and count nothing;
+view operations (`VIEW_PRIMITIVES`) share their operand's buffer and count nothing, and so
+does each output of an `optimization_barrier` (the same array as the matching input);
 inputs and constants belong to the caller and count nothing.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..numpy._elementwise import power_p, where_p
 from . import fusion
+from .barrier import optimization_barrier_p
 from .fusion import FusedPrimitive
 from .graph import Literal
 
@@ -96,6 +98,9 @@ def peak_bytes(graph, reuse=None):
         for j, v in enumerate(eqn.outputs):
             if j == 0 and k in reuse:
                 s = storage[id(eqn.inputs[reuse[k]])]
+            elif eqn.prim is optimization_barrier_p:
+                x = eqn.inputs[j]
+                s = None if isinstance(x, Literal) else storage[id(x)]
             elif eqn.prim.name in VIEW_PRIMITIVES and not isinstance(eqn.inputs[0], Literal):
                 s = storage[id(eqn.inputs[0])]
             else:

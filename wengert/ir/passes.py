@@ -4,6 +4,14 @@
 * `eliminate_common_subexpressions`: reuse the output of an identical earlier equation (same
   primitive, inputs and parameters).
 * `fold_constants`: evaluate equations whose inputs are all constants, once, at compile time.
+* `inline_calls`: replace the call of a function with a custom derivative rule (custom_vjp,
+  custom_jvp, so also `checkpoint`) by the equations of what it computes, so that the other
+  passes and the memory planner see inside it. Only for the code that runs on arrays:
+  transforms evaluating a graph need the call itself, to apply its rule.
+
+No pass looks through an `optimization_barrier` (`wengert.ir.barrier`): it is never shared
+between equations, folded or fused, so code computed from its outputs stays apart from the
+same code computed from its inputs.
 
 `optimize` runs these with the passes of their own modules: algebraic simplification
 (`wengert.ir.simplify`), elementwise fusion (`wengert.ir.fusion`) and memory planning
@@ -12,6 +20,9 @@
 
 import numpy as np
 
+from ..core import tree_flatten
+from ..transforms.custom import custom_jvp_call_p, custom_vjp_call_p
+from .barrier import optimization_barrier_p
 from .graph import Eqn, Literal
 
 # Folding a constant materialises it; past this many elements it is left to run time.
@@ -65,7 +76,7 @@ def eliminate_common_subexpressions(graph):
         inputs = tuple(sub(x) for x in eqn.inputs)
         key = (eqn.prim, tuple(input_key(x) for x in inputs),
                tuple(sorted((k, _param_key(v)) for k, v in eqn.params.items())))
-        earlier = seen.get(key)
+        earlier = None if eqn.prim is optimization_barrier_p else seen.get(key)
         if earlier is not None:
             for old, new in zip(eqn.outputs, earlier.outputs):
                 replace[id(old)] = new
@@ -83,7 +94,7 @@ def fold_constants(graph):
     for eqn in graph.eqns:
         known = all(isinstance(x, Literal) or id(x) in const_values for x in eqn.inputs)
         small = all(v.aval.size <= FOLD_MAX_ELEMENTS for v in eqn.outputs)
-        if not (known and small and eqn.inputs):
+        if not (known and small and eqn.inputs) or eqn.prim is optimization_barrier_p:
             eqns.append(eqn)
             continue
         args = [x.value if isinstance(x, Literal) else const_values[id(x)] for x in eqn.inputs]
@@ -98,7 +109,64 @@ def fold_constants(graph):
     return eliminate_dead_code(folded)
 
 
-def optimize(graph, fuse=False):
+# Calls whose implementation runs a user function that inline_calls traces.
+CALL_PRIMITIVES = (custom_vjp_call_p, custom_jvp_call_p)
+
+
+def _trace_call(eqn):
+    """The Graph of `eqn`'s implementation at its input types, or None when the function
+    does not trace (Python control flow on a value, or it fails on the placeholder zeros):
+    then the call stays one equation, which is always correct."""
+    from .staging import trace_to_graph
+
+    examples = [np.zeros(x.aval.shape, x.aval.dtype) for x in eqn.inputs]
+    in_tree = tree_flatten(tuple(range(len(examples))))[1]
+
+    def call(*xs):
+        return eqn.prim.impl(*xs, **eqn.params)
+
+    try:
+        with np.errstate(all="ignore"):
+            body, _ = trace_to_graph(call, examples, in_tree)
+    except Exception:  # noqa: BLE001 - any failure just leaves the call opaque
+        return None
+    same = len(body.outvars) == len(eqn.outputs) and all(
+        tuple(b.aval.shape) == tuple(v.aval.shape) and np.dtype(b.aval.dtype) == np.dtype(
+            v.aval.dtype) for b, v in zip(body.outvars, eqn.outputs))
+    return body if same else None
+
+
+def inline_calls(graph):
+    """Replace each custom_vjp / custom_jvp call by the equations of its implementation (its
+    `fwd`, or its function), recursively; see the module docstring for when this is valid."""
+    if not any(eqn.prim in CALL_PRIMITIVES for eqn in graph.eqns):
+        return graph
+    replace = {}  # by id(var): the traced bodies stay referenced, so ids stay unique
+    eqns, bodies = [], []
+    constvars, consts = list(graph.constvars), list(graph.consts)
+
+    def sub(x):
+        return x if isinstance(x, Literal) else replace.get(id(x), x)
+
+    for eqn in graph.eqns:
+        inputs = [sub(x) for x in eqn.inputs]
+        body = _trace_call(eqn) if eqn.prim in CALL_PRIMITIVES else None
+        if body is None:
+            eqns.append(Eqn(eqn.prim, inputs, eqn.params, eqn.outputs))
+            continue
+        body = inline_calls(body)
+        bodies.append(body)
+        replace.update((id(v), x) for v, x in zip(body.invars, inputs))
+        constvars += body.constvars
+        consts += body.consts
+        eqns.extend(Eqn(e.prim, [sub(x) for x in e.inputs], e.params, e.outputs)
+                    for e in body.eqns)
+        replace.update((id(old), sub(new)) for old, new in zip(eqn.outputs, body.outvars))
+    return graph.replace(eqns=tuple(eqns), constvars=tuple(constvars), consts=tuple(consts),
+                         outvars=tuple(sub(v) for v in graph.outvars)).check()
+
+
+def optimize(graph, fuse=False, inline=False):
     """The pipeline: fold constants, simplify algebraically, share common subexpressions,
     drop dead code, optionally fuse elementwise regions, then plan memory (buffer reuse and
     the planned peak bytes, `graph.peak_bytes`). Each step is a pure Graph -> Graph function;
@@ -106,11 +174,16 @@ def optimize(graph, fuse=False):
 
     Fusion is off by default, by measurement (benchmarks/bench_jit.py, part 6): the memory
     plan alone already removes the temporaries, and on gradient graphs the fused kernels
-    ran ~9% slower with a higher peak; forward chains gained a few percent."""
+    ran ~9% slower with a higher peak; forward chains gained a few percent.
+
+    `inline=True` first inlines custom-rule calls (`inline_calls`): jit does so for the
+    code it runs, not for the graph that enclosing transforms evaluate."""
     from .fusion import fuse_elementwise
     from .memory import plan_memory
     from .simplify import simplify
 
+    if inline:
+        graph = inline_calls(graph)
     graph = fold_constants(graph)
     graph = simplify(graph)
     graph = eliminate_common_subexpressions(graph)
@@ -124,5 +197,6 @@ __all__ = [
     "eliminate_common_subexpressions",
     "eliminate_dead_code",
     "fold_constants",
+    "inline_calls",
     "optimize",
 ]
