@@ -82,3 +82,11 @@ def test_evaluation_trace_seeds_and_constants():
 def test_evaluation_trace_rejects_untraced_output():
     with pytest.raises(TypeError, match="evaluation_trace"):
         evaluation_trace(lambda x: 1.0, 2.0)
+
+
+def test_sample_funnel(capsys):
+    assert main(["sample", "funnel", "--chains", "2", "--warmup", "100", "--samples",
+                 "100"]) == 0
+    out = capsys.readouterr().out
+    for text in ("R-hat max", "bulk ESS min", "ESS per gradient", "implied v", "x_raw[8]"):
+        assert text in out
