@@ -188,3 +188,16 @@ def test_closure_over_enclosing_tracer_is_reported():
 
     with pytest.raises(TypeError, match="closure over a tracer"):
         wg.grad(f)(1.0)
+
+
+def test_the_fast_path_for_plain_arrays_shares_the_cache_with_the_general_path():
+    from wengert.ir.jit import _positional_tree
+
+    x = np.ones(3)
+    assert _positional_tree(2) == wg.tree_structure(((x, x), {}))
+    f = wg.jit(lambda x, y: x * y)
+    np.testing.assert_array_equal(f(x, 2 * x), 2 * x)  # plain arrays: the fast path
+    np.testing.assert_array_equal(f(x, y=2 * x), 2 * x)  # a keyword: the general path
+    assert f.cache_size() == 2  # ((x, y), {}) and ((x,), {"y": y}) are different trees
+    np.testing.assert_array_equal(f(x, 3 * x), 3 * x)
+    assert f.cache_size() == 2
