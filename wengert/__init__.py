@@ -24,6 +24,7 @@ from .core import (  # noqa: F401
     tree_structure,
     tree_unflatten,
 )
+from .core.backend import keep_freed_memory  # noqa: F401
 from .core.rowsparse import RowSparse  # noqa: F401
 from .ir import jit, make_graph, optimization_barrier  # noqa: F401
 from .sparse_jacobian import hessian_sparse, jacobian_sparse  # noqa: F401

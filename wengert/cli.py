@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .core.backend import keep_freed_memory
 
 
 def _run_demo(args):
@@ -356,25 +357,6 @@ def build_parser():
     return parser
 
 
-def _keep_freed_memory():
-    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the
-    system at once. By default, freeing a block of a few MB (an array of a training step)
-    unmaps it or trims the heap, and the next step's array of the same size page-faults all
-    its pages in again: half the time of a PINN training step went to those faults. A
-    setting of this process, the command's; no-op where malloc is not glibc's."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters, from glibc's malloc.h
-    libc.mallopt(m_mmap_threshold, 32 << 20)  # blocks up to 32 MB come from the heap
-    libc.mallopt(m_trim_threshold, 512 << 20)  # which keeps up to 512 MB free at its top
-
-
 def main(argv=None):
     """Run the `wengert` command with `argv` (default: sys.argv[1:]); return the exit status.
     With no command, print the help and return 2."""
@@ -383,5 +365,5 @@ def main(argv=None):
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    _keep_freed_memory()
+    keep_freed_memory()  # training loops reuse same-sized arrays: no page faults per step
     return args.run(args)
