@@ -42,6 +42,7 @@ def test_newton_solves_a_convex_quadratic_in_one_step():
     res = newton_minimize(f, np.zeros(6), tolerance_grad=1e-9)
     assert res.converged and res.nit == 1
     assert res.nfev == 2  # the start and the full step, accepted at once
+    assert (res.nhev, res.nhvp) == (1, 0)  # one Hessian, factorised once
     np.testing.assert_allclose(res.x, x_star, rtol=1e-12, atol=1e-12)
 
 
@@ -121,8 +122,9 @@ def test_newton_cg_converges_on_a_quadratic():
     assert res.converged
     np.testing.assert_allclose(res.x, x_star, rtol=1e-9, atol=1e-9)
     assert seen[-1].nhev == 0 and 0 < seen[-1].nhvp <= 30 * res.nit
+    assert (res.nhev, res.nhvp) == (0, seen[-1].nhvp)
     trust = newton_cg_minimize(f, np.zeros(30), tolerance_grad=1e-10, initial_radius=10.0)
-    assert trust.converged
+    assert trust.converged and trust.nhvp > 0 and trust.nhev == 0
     np.testing.assert_allclose(trust.x, x_star, rtol=1e-9, atol=1e-9)
 
 

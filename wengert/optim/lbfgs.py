@@ -277,8 +277,9 @@ class LBFGS:
 
 class OptimizeResult(NamedTuple):
     """The result of a functional minimiser: the solution `x` (shaped like x0), `fun` and
-    `grad` there, iterations `nit`, function evaluations `nfev`, and whether the gradient
-    tolerance was met (`converged`)."""
+    `grad` there, iterations `nit`, evaluations of f with its gradient `nfev`, whether the
+    gradient tolerance was met (`converged`), and for the Newton minimisers the evaluations
+    of the dense Hessian `nhev` and of Hessian-vector products `nhvp` (0 otherwise)."""
 
     x: object
     fun: float
@@ -286,6 +287,8 @@ class OptimizeResult(NamedTuple):
     nit: int
     nfev: int
     converged: bool
+    nhev: int = 0
+    nhvp: int = 0
 
 
 def lbfgs_minimize(f, x0, *, lr=1.0, max_iter=1000, max_eval=None, tolerance_grad=1e-7,

@@ -102,7 +102,7 @@ class _FlatObjective:
 
     def result(self, x, loss, g, nit, converged):
         return OptimizeResult(self.unravel(x), loss, self.unravel(g), nit, self.nfev,
-                              converged)
+                              converged, self.nhev, self.nhvp)
 
 
 def _to_boundary(z, d, radius):
@@ -235,7 +235,7 @@ def newton_cg_minimize(f, x0, *, max_iter=200, tolerance_grad=1e-8, initial_radi
     Hessian is formed). Stops when ||grad||_2 <= tolerance_grad. `max_cg` caps CG iterations
     per step (default: the number of unknowns). `callback(progress)`, if given, is called
     after each iteration with a `NewtonProgress`. Returns an `OptimizeResult` (nfev counts
-    evaluations of f with its gradient).
+    evaluations of f with its gradient, nhvp the Hessian-vector products).
 
     >>> res = newton_cg_minimize(lambda x: ((x - 3.0) ** 2).sum(), np.zeros(2))
     >>> res.x  # array([3., 3.])
@@ -331,8 +331,8 @@ def newton_minimize(f, x0, *, hessian="dense", max_iter=200, tolerance_grad=1e-8
     products, at most `max_cg` per iteration (default n), stopping at negative curvature.
 
     `callback(progress)`, if given, is called after each iteration with a `NewtonProgress`.
-    Returns an `OptimizeResult`; nfev counts evaluations of f with its gradient (one dense
-    Hessian is evaluated per iteration).
+    Returns an `OptimizeResult`; nfev counts evaluations of f with its gradient, nhev the
+    dense Hessians (one per iteration) and nhvp the Hessian-vector products.
 
     >>> res = newton_minimize(lambda x: wnp.sum((x - 3.0) ** 2), np.zeros(2))
     >>> res.x, res.nit  # (array([3., 3.]), 1)
