@@ -347,3 +347,49 @@ def test_inline_calls_opens_custom_rules_for_the_code_that_runs():
     unclipped = wg.grad(lambda x: wnp.sum(wnp.sin(wnp.exp(x) * 3.0) ** 2)
                         + wnp.sum(wnp.linalg.inv(matrix(x))))(x)
     assert np.abs(want - unclipped).max() > 0.1  # the clip acted
+
+
+# Common subexpressions over equal constants -------------------------------------------------
+
+
+def test_cse_merges_equal_constants_that_are_different_objects():
+    w = np.random.default_rng(0).normal(size=(4, 3))
+    a, b = np.linspace(-1, 1, 12).reshape(3, 4), np.linspace(-1, 1, 12).reshape(3, 4)
+    zero, negative_zero = np.zeros(3), np.full(3, -0.0)
+
+    def f(w):
+        same = wnp.tanh(a @ w) + wnp.tanh(b @ w)  # a and b: equal values, two objects
+        return same, w[0] * zero + w[1] * negative_zero  # -0.0 differs from 0.0 bitwise
+
+    graph = optimize(make_graph(f, w))
+    assert names(graph).count("tanh") == 1 and names(graph).count("matmul") == 1
+    assert names(graph).count("multiply") == 2  # 0.0 and -0.0 stay two constants
+    out = run(graph, w)
+    assert_bitwise(out[0], np.tanh(a @ w) * 2)
+    assert_bitwise(out[1], w[0] * zero + w[1] * negative_zero)
+    # A symmetric matrix and its transpose hold the same values in another layout, on which
+    # BLAS may round differently: they stay two constants, so jit matches eager bitwise.
+    s = np.array([[2.0, 0.3], [0.3, 1.0]])
+    graph = optimize(make_graph(lambda v: (s @ v, s.T @ v), np.ones(2)))
+    assert names(graph).count("matmul") == 2
+
+
+def test_cse_shares_the_primal_of_nested_jvps_of_a_captured_array():
+    # Each nested JVP recomputes the primal of the captured X eagerly: a new array per nest.
+    X = np.random.default_rng(1).uniform(-1, 1, size=(50, 2))
+    w1, w2 = np.ones((2, 8)) / 3, np.ones((8, 1)) / 5
+
+    def loss(w1):
+        def u(X):
+            return wnp.tanh((X * 2.0 - 1.0) @ w1) @ w2
+
+        e_x, e_t = np.tile([1.0, 0.0], (50, 1)), np.tile([0.0, 1.0], (50, 1))
+        u_x = wg.jvp(u, (X,), (e_x,))[1]
+        u_xx = wg.jvp(lambda X: wg.jvp(u, (X,), (e_x,))[1], (X,), (e_x,))[1]
+        u_t = wg.jvp(u, (X,), (e_t,))[1]
+        return wnp.sum((u_t + u_x - u_xx) ** 2)
+
+    graph = wg.jit(wg.value_and_grad(loss)).graph(w1)
+    first_layer = [eqn for eqn in graph.eqns if eqn.prim.name == "matmul"
+                   and eqn.inputs[1].aval.shape == (2, 8)]
+    assert len(first_layer) == 1 + 2  # the primal's and two distinct tangents' products

@@ -615,7 +615,9 @@ def _revolve_scan(who, fun, step, init, xs, steps, snapshots):
             elif kind == revolve.TAKESHOT:
                 shots[action[1]] = current
             elif kind == revolve.RESTORE:
-                current = shots[action[1]]
+                # A fresh barrier per restore: recomputing the same steps twice from one
+                # snapshot must not be shared by CSE (that would keep the first run alive).
+                current = optimization_barrier(*shots[action[1]])
             else:
                 del shots[action[1]]
         ct_x = tuple(None if ct_xs[0][k] is None else wnp.stack([c[k] for c in ct_xs])

@@ -18,6 +18,8 @@ same code computed from its inputs.
 (`wengert.ir.memory`).
 """
 
+import hashlib
+
 import numpy as np
 
 from ..core import tree_flatten
@@ -61,8 +63,28 @@ def _param_key(value):
     return (type(value).__name__, value)
 
 
+def _equal_constants(graph):
+    """{id(constvar): an earlier constvar with bitwise the same array, laid out the same way}.
+    A captured array is one constant, but an array computed eagerly inside the trace (e.g. the
+    primal of a JVP of a constant, recomputed in each nested transform) is a new object each
+    time, and without this the work on it would be done once per object."""
+    first, same = {}, {}
+    for var, value in zip(graph.constvars, graph.consts):
+        if type(value) is not np.ndarray or value.dtype.kind == "O":
+            continue
+        bits = np.ascontiguousarray(value.reshape(-1)).view(np.uint8)
+        # The strides too: BLAS may sum in another order, and round differently, on a
+        # transposed copy of the same values.
+        key = (value.shape, value.dtype.str, value.strides,
+               hashlib.blake2b(bits, digest_size=16).digest())
+        earlier = first.setdefault(key, (var, bits))
+        if earlier[0] is not var and np.array_equal(bits, earlier[1]):
+            same[id(var)] = earlier[0]
+    return same
+
+
 def eliminate_common_subexpressions(graph):
-    replace = {}
+    replace = _equal_constants(graph)
     seen = {}
     eqns = []
 
