@@ -143,9 +143,8 @@ def train(loss, params, data=None, *, adam_steps=1000, lr=1e-3, lbfgs_iterations
     `TrainResult`.
 
     Pass the points as `data` rather than closing over them: the jit then takes them as
-    arguments, and its common-subexpression pass shares the network's forward pass between
-    the derivatives of a residual (closed-over arrays are constants, and constant folding
-    gives each pass its own copy of the scaled inputs, which hides the sharing).
+    arguments instead of baking them into the compiled graph as constants, so new points
+    (resampling) reuse the compiled function.
 
     >>> result = train(pinn_loss, MLP([2, 20, 1], lo, hi, rng=0), {"collocation": X})
     >>> result.history["loss"][-1]
