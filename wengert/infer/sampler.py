@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from ..core import tree_flatten, tree_unflatten
+from ..core import tree_flatten
 from ..ir import jit as jit_transform
+from ..optim._flat import ravel_pytree
 from ..transforms.api import value_and_grad
 from .adaptation import WindowedAdaptation
 from .diagnostics import ess_bulk, split_rhat, summary
@@ -26,41 +27,24 @@ STAT_NAMES = ("step_size", "tree_depth", "n_leapfrog", "diverging", "accept_stat
 
 
 class _Flattener:
-    """Between a pytree of float arrays (the user's parameters) and one flat vector."""
+    """Between a pytree of float arrays (the user's parameters) and one flat float64 vector:
+    `ravel_pytree`, whose `unflatten` also takes stacks of draws (..., size), plus a name per
+    scalar parameter."""
 
     def __init__(self, tree):
-        leaves, self.treedef = tree_flatten(tree)
-        leaves = [np.asarray(x) for x in leaves]
+        leaves = [np.asarray(x) for x in tree_flatten(tree)[0]]
         for k, leaf in enumerate(leaves):
             if not np.issubdtype(leaf.dtype, np.floating):
                 raise TypeError(
                     f"sample: init leaf {k} has dtype {leaf.dtype}; parameters must be float "
                     f"arrays (HMC moves them continuously); write it as a float, e.g. 1.0.")
-        self.shapes = [x.shape for x in leaves]
-        self.dtypes = [x.dtype for x in leaves]
-        self.bounds = np.cumsum([0] + [x.size for x in leaves]).tolist()
-        self.size = self.bounds[-1]
-        self.names = _leaf_names(tree, self.shapes)
+        flat, self.unflatten = ravel_pytree(tree)
+        self.size = flat.size
+        self.names = _leaf_names(tree, [x.shape for x in leaves])
 
-    def flatten(self, tree):
-        leaves = tree_flatten(tree)[0]
-        return np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in leaves])
-
-    def unflatten(self, vector):
-        """The pytree of a flat vector (also a tracer, inside value_and_grad and jit)."""
-        leaves = []
-        for k, shape in enumerate(self.shapes):
-            piece = vector[self.bounds[k]:self.bounds[k + 1]].reshape(shape)
-            leaves.append(piece if self.dtypes[k] == np.float64 else
-                          piece.astype(self.dtypes[k]))
-        return tree_unflatten(self.treedef, leaves)
-
-    def unflatten_draws(self, draws):
-        """Draws shaped (..., size) as a pytree of arrays shaped (..., *leaf shape)."""
-        batch = draws.shape[:-1]
-        leaves = [draws[..., self.bounds[k]:self.bounds[k + 1]].reshape(batch + shape)
-                  .astype(self.dtypes[k]) for k, shape in enumerate(self.shapes)]
-        return tree_unflatten(self.treedef, leaves)
+    @staticmethod
+    def flatten(tree):
+        return ravel_pytree(tree)[0].astype(np.float64)
 
 
 def _leaf_paths(tree, prefix):
@@ -135,7 +119,7 @@ class SampleResult:
                  num_grad_evals, time_warmup, time_sampling):
         self.names = flattener.names
         self.draws = draws
-        self.samples = flattener.unflatten_draws(draws)
+        self.samples = flattener.unflatten(draws)
         self.stats, self.warmup_stats = stats, warmup_stats
         self.step_size, self.inverse_mass = step_size, inverse_mass
         self.num_grad_evals = num_grad_evals

@@ -10,7 +10,8 @@ from ..tensor import Tensor, no_grad
 
 def ravel_pytree(tree):
     """(flat vector of all leaves, function that rebuilds the tree from such a vector); each
-    leaf keeps its shape and dtype on the way back."""
+    leaf keeps its shape and dtype on the way back. The function also takes a stack of
+    vectors, shaped (..., size), and gives leaves shaped (..., *leaf shape)."""
     leaves, treedef = tree_flatten(tree)
     leaves = [np.asarray(x.primal if isinstance(x, Tensor) else x) for x in leaves]
     shapes = [x.shape for x in leaves]
@@ -21,8 +22,9 @@ def ravel_pytree(tree):
     def unravel(vector):
         # Slicing and reshaping only, so that this also runs on tracers (inside wg.hvp).
         out = []
+        batch = tuple(vector.shape[:-1])
         for start, end, shape, dtype in zip([0] + ends, ends, shapes, dtypes):
-            piece = vector[start:end].reshape(shape)
+            piece = vector[..., start:end].reshape(batch + shape)
             out.append(piece if piece.dtype == dtype else piece.astype(dtype))
         return tree_unflatten(treedef, out)
 
