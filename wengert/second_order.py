@@ -30,6 +30,7 @@ from . import numpy as wnp
 from .core import tree_flatten, tree_unflatten
 from .optim import LBFGS, newton_cg_minimize, newton_minimize
 from .optim._flat import ravel_pytree
+from .optim.newton import _FlatObjective
 from .tensor import tensor
 from .train.common import save_curves
 from .transforms.api import value_and_grad
@@ -162,16 +163,8 @@ def gradient_descent(f, x0, run, *, c1=1e-4):
     """Steepest descent with a backtracking (Armijo) line search on the pytree x0, recording
     into `run`. Each iteration first tries twice the previous step, then halves it until f
     decreases enough: the baseline for the Newton methods, not a practical optimiser."""
-    flat, unravel = ravel_pytree(x0)
-    value_and_grad_f = value_and_grad(f)
-    nfev = 0
-
-    def evaluate(x):
-        nonlocal nfev
-        nfev += 1
-        value, g = value_and_grad_f(unravel(x))
-        return float(value), ravel_pytree(g)[0]
-
+    objective = _FlatObjective("gradient_descent", f, x0)
+    evaluate, flat = objective.value_and_grad, objective.x0
     loss, g = evaluate(flat)
     step = 1.0
     for _ in range(run.max_iter):
@@ -187,7 +180,7 @@ def gradient_descent(f, x0, run, *, c1=1e-4):
             if step * g_norm < np.finfo(flat.dtype).eps * (1.0 + np.linalg.norm(flat)):
                 return  # the step no longer changes x: stalled
         flat, loss, g = flat - step * g, trial_loss, trial_g
-        run.record(float(np.linalg.norm(g)), loss, nfev)
+        run.record(float(np.linalg.norm(g)), loss, objective.nfev)
 
 
 def _key(params):
